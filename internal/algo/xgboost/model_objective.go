@@ -42,7 +42,7 @@ type objectiveInfo struct {
 	// paramKey names the objective's parameter block in the model JSON, "" when it has none.
 	paramKey string
 	// defaults are the parameter block's entries when the model does not set them.
-	defaults map[string]string
+	defaults  map[string]string
 	link      link
 	transform transform
 	// multiclass objectives need num_class >= 2 and produce one margin per class.
