@@ -1,0 +1,284 @@
+package awsapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxClockSkew is how far a request's X-Amz-Date may be from the server's clock.
+const MaxClockSkew = 15 * time.Minute
+
+// ErrUnknownKey is returned by a KeyLookup for an access key it does not hold.
+var ErrUnknownKey = errors.New("unknown access key")
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	AccessKeyID string
+	// Name is the human-readable owner of the key, recorded as CreatedBy and approver.
+	Name string
+}
+
+// KeyLookup finds the secret of an access key.
+type KeyLookup interface {
+	LookupKey(ctx context.Context, accessKeyID string) (secret string, p Principal, err error)
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the caller recorded by the authenticator, if any.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// Verifier checks AWS Signature Version 4 on incoming requests.
+type Verifier struct {
+	Keys KeyLookup
+	// Services are the signing names accepted (e.g. "sagemaker", "monitoring").
+	Services []string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	Log *slog.Logger
+}
+
+// Middleware authenticates every request before next sees it; a request that fails gets an
+// AWS-shaped error and never reaches next.
+func (v *Verifier) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := v.Verify(r)
+		if err != nil {
+			WriteError(w, err, v.Log)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+	})
+}
+
+func authError(code, format string, args ...any) *Error {
+	status := http.StatusForbidden
+	return NewError(code, status, format, args...)
+}
+
+// Verify checks r's signature. It reads and restores the body when the payload hash is not
+// given in X-Amz-Content-Sha256.
+func (v *Verifier) Verify(r *http.Request) (Principal, error) {
+	auth := r.Header.Get("Authorization")
+	q := r.URL.Query()
+	presigned := auth == "" && q.Get("X-Amz-Algorithm") != ""
+	var (
+		cred, signedHeaders, signature, amzDate string
+	)
+	switch {
+	case presigned:
+		if q.Get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" {
+			return Principal{}, authError(CodeInvalidSignature, "Unsupported signing algorithm %q; use AWS4-HMAC-SHA256.", q.Get("X-Amz-Algorithm"))
+		}
+		cred, signedHeaders, signature, amzDate = q.Get("X-Amz-Credential"), q.Get("X-Amz-SignedHeaders"), q.Get("X-Amz-Signature"), q.Get("X-Amz-Date")
+	case auth == "":
+		return Principal{}, authError(CodeMissingAuthToken, "Missing Authentication Token: sign requests with AWS Signature Version 4 using a Sluice access key (see the credentials file in the server's data directory).")
+	default:
+		alg, rest, _ := strings.Cut(auth, " ")
+		if alg != "AWS4-HMAC-SHA256" {
+			return Principal{}, authError(CodeInvalidSignature, "Unsupported Authorization scheme %q; use AWS4-HMAC-SHA256.", alg)
+		}
+		for _, part := range strings.Split(rest, ",") {
+			k, val, _ := strings.Cut(strings.TrimSpace(part), "=")
+			switch k {
+			case "Credential":
+				cred = val
+			case "SignedHeaders":
+				signedHeaders = val
+			case "Signature":
+				signature = val
+			}
+		}
+		amzDate = r.Header.Get("X-Amz-Date")
+	}
+	if cred == "" || signedHeaders == "" || signature == "" {
+		return Principal{}, authError(CodeInvalidSignature, "Authorization header requires Credential, SignedHeaders and Signature.")
+	}
+	scope := strings.Split(cred, "/")
+	if len(scope) != 5 || scope[4] != "aws4_request" {
+		return Principal{}, authError(CodeInvalidSignature, "Credential %q should be AKID/yyyymmdd/region/service/aws4_request.", cred)
+	}
+	akid, date, region, service := scope[0], scope[1], scope[2], scope[3]
+	if !v.serviceOK(service) {
+		return Principal{}, authError(CodeInvalidSignature, "Credential should be scoped to a valid service: %q is not one of %s.", service, strings.Join(v.Services, ", "))
+	}
+	if amzDate == "" {
+		return Principal{}, authError(CodeMissingAuthToken, "Missing X-Amz-Date: signed requests must carry their signing time.")
+	}
+	t, err := time.Parse("20060102T150405Z", amzDate)
+	if err != nil {
+		return Principal{}, authError(CodeInvalidSignature, "X-Amz-Date %q is not in the form yyyymmddThhmmssZ.", amzDate)
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	if skew := now().Sub(t); skew > MaxClockSkew || skew < -MaxClockSkew {
+		return Principal{}, authError(CodeInvalidSignature, "Signature expired: %s is now earlier than %s (%s - 15 min.) or later than %s; check the client's clock.",
+			amzDate, now().UTC().Add(-MaxClockSkew).Format("20060102T150405Z"), now().UTC().Format("20060102T150405Z"), now().UTC().Add(MaxClockSkew).Format("20060102T150405Z"))
+	}
+	if date != amzDate[:8] {
+		return Principal{}, authError(CodeInvalidSignature, "Credential date %s does not match X-Amz-Date %s.", date, amzDate)
+	}
+	secret, p, err := v.Keys.LookupKey(r.Context(), akid)
+	if errors.Is(err, ErrUnknownKey) {
+		return Principal{}, authError(CodeUnrecognizedClient, "The security token included in the request is invalid: access key %q is not known to this server.", akid)
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+
+	payloadHash := r.Header.Get("X-Amz-Content-Sha256")
+	if presigned {
+		payloadHash = "UNSIGNED-PAYLOAD"
+	}
+	if payloadHash == "" {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return Principal{}, NewError(CodeSerialization, http.StatusBadRequest, "Cannot read request body: %v", err)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		sum := sha256.Sum256(body)
+		payloadHash = hex.EncodeToString(sum[:])
+	}
+	canon := canonicalRequest(r, strings.Split(signedHeaders, ";"), payloadHash, presigned)
+	sum := sha256.Sum256([]byte(canon))
+	sts := "AWS4-HMAC-SHA256\n" + amzDate + "\n" + strings.Join(scope[1:], "/") + "\n" + hex.EncodeToString(sum[:])
+	key := signingKey(secret, date, region, service)
+	want := hex.EncodeToString(hmacSHA256(key, []byte(sts)))
+	if !hmac.Equal([]byte(want), []byte(signature)) {
+		return Principal{}, authError(CodeInvalidSignature, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.")
+	}
+	return p, nil
+}
+
+func (v *Verifier) serviceOK(s string) bool {
+	for _, x := range v.Services {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// signingKey derives the SigV4 signing key.
+func signingKey(secret, date, region, service string) []byte {
+	k := hmacSHA256([]byte("AWS4"+secret), []byte(date))
+	k = hmacSHA256(k, []byte(region))
+	k = hmacSHA256(k, []byte(service))
+	return hmacSHA256(k, []byte("aws4_request"))
+}
+
+func hmacSHA256(key, data []byte) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write(data)
+	return h.Sum(nil)
+}
+
+func canonicalRequest(r *http.Request, signed []string, payloadHash string, presigned bool) string {
+	var b strings.Builder
+	b.WriteString(r.Method)
+	b.WriteByte('\n')
+	b.WriteString(canonicalPath(r.URL))
+	b.WriteByte('\n')
+	b.WriteString(canonicalQuery(r.URL.Query(), presigned))
+	b.WriteByte('\n')
+	for _, h := range signed {
+		b.WriteString(h)
+		b.WriteByte(':')
+		var vals []string
+		if h == "host" {
+			vals = []string{r.Host}
+		} else {
+			vals = r.Header.Values(h)
+			if h == "content-length" && len(vals) == 0 && r.ContentLength >= 0 {
+				vals = []string{itoa(r.ContentLength)}
+			}
+		}
+		for i, v := range vals {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strings.Join(strings.Fields(v), " "))
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	b.WriteString(strings.Join(signed, ";"))
+	b.WriteByte('\n')
+	b.WriteString(payloadHash)
+	return b.String()
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// canonicalPath is the URI path as AWS SDKs sign it for services other than S3: each segment of
+// the already-escaped path is escaped once more.
+func canonicalPath(u *url.URL) string {
+	p := u.EscapedPath()
+	if p == "" {
+		return "/"
+	}
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i] = uriEncode(s)
+	}
+	return strings.Join(segs, "/")
+}
+
+func canonicalQuery(q url.Values, presigned bool) string {
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		if presigned && k == "X-Amz-Signature" {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		vals := append([]string(nil), q[k]...)
+		sort.Strings(vals)
+		for _, v := range vals {
+			parts = append(parts, uriEncode(k)+"="+uriEncode(v))
+		}
+	}
+	return strings.Join(parts, "&")
+}
+
+// uriEncode escapes everything but RFC 3986 unreserved characters.
+func uriEncode(s string) string {
+	const hexd = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if ('A' <= c && c <= 'Z') || ('a' <= c && c <= 'z') || ('0' <= c && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexd[c>>4])
+		b.WriteByte(hexd[c&15])
+	}
+	return b.String()
+}
