@@ -181,17 +181,14 @@ func (s *S3) Get(ctx context.Context, u URI) (io.ReadCloser, error) {
 	if err := u.validObject(); err != nil {
 		return nil, fmt.Errorf("blob: get: %w", err)
 	}
-	obj, err := s.client.GetObject(ctx, u.Bucket, u.Key, minio.GetObjectOptions{})
+	// One GET streams one consistent version of the object. (minio.Client.GetObject would send a
+	// HEAD first and then a GET conditional on the ETag, which fails while another writer
+	// replaces the object.)
+	body, _, _, err := minio.Core{Client: s.client}.GetObject(ctx, u.Bucket, u.Key, minio.GetObjectOptions{})
 	if err != nil {
 		return nil, s3Error("get", u, err)
 	}
-	// The request is sent lazily; Stat sends it now so that a missing object is reported here
-	// rather than on the first Read.
-	if _, err := obj.Stat(); err != nil {
-		obj.Close()
-		return nil, s3Error("get", u, err)
-	}
-	return obj, nil
+	return body, nil
 }
 
 // Stat implements Store.
