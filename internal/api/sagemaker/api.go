@@ -1,0 +1,23 @@
+// Package sagemaker serves SageMaker's control-plane operations over the JSON 1.1 protocol. Each
+// resource family has a file of request and response types and handlers that validate the wire
+// shape and call the domain packages; business rules live in those packages, not here.
+package sagemaker
+
+import (
+	"log/slog"
+
+	"github.com/sluice-ml/sluice/internal/awsapi"
+	"github.com/sluice-ml/sluice/internal/store"
+)
+
+// API holds what the handlers need. The server builds it once.
+type API struct {
+	Store *store.Store
+	ARNs  awsapi.ARNs
+	Log   *slog.Logger
+}
+
+// Register adds every operation this server supports to mux.
+func (a *API) Register(mux *awsapi.Mux) {
+	a.registerTags(mux)
+}

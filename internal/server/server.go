@@ -1,0 +1,165 @@
+// Package server wires Sluice together: it builds every subsystem from the configuration, serves
+// the APIs and runs the controllers as one group that starts and stops together.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sluice-ml/sluice/internal/api/native"
+	"github.com/sluice-ml/sluice/internal/api/sagemaker"
+	"github.com/sluice-ml/sluice/internal/awsapi"
+	"github.com/sluice-ml/sluice/internal/config"
+	"github.com/sluice-ml/sluice/internal/events"
+	"github.com/sluice-ml/sluice/internal/store"
+)
+
+// shutdownGrace bounds how long in-flight requests and controllers get to finish on shutdown.
+const shutdownGrace = 10 * time.Second
+
+// Server is a running Sluice control plane.
+type Server struct {
+	cfg      config.Config
+	log      *slog.Logger
+	store    *store.Store
+	listener net.Listener
+	http     *http.Server
+	actors   []actor
+	// FirstStart is true when this start created the root access key.
+	FirstStart bool
+}
+
+// actor is a long-running part of the server: run blocks until ctx ends or it fails.
+type actor struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// New builds the server: opens the store, binds the listener, creates the root key on first
+// start, and assembles the HTTP handlers. Nothing runs until Run.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: data directory: %w", err)
+	}
+	st, err := store.Open(ctx, cfg.Database, cfg.DataDir, log.With("component", "store"))
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("server: listen on %s: %w (is another server running? choose another with --listen)", cfg.Listen, err)
+	}
+	s := &Server{cfg: cfg, log: log, store: st, listener: ln}
+	s.FirstStart, err = bootstrapRootKey(ctx, st, cfg.DataDir, cfg.Region, s.URL())
+	if err != nil {
+		ln.Close()
+		st.Close()
+		return nil, fmt.Errorf("server: root access key: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	metrics := newAPIMetrics(reg)
+	arns := awsapi.ARNs{Region: cfg.Region, AccountID: cfg.AccountID}
+	eventLog := &events.Log{Store: st, Region: cfg.Region, AccountID: cfg.AccountID}
+
+	smMux := awsapi.NewMux("SageMaker", log.With("api", "sagemaker"), metrics.observe)
+	smAPI := &sagemaker.API{Store: st, ARNs: arns, Log: log.With("api", "sagemaker")}
+	smAPI.Register(smMux)
+
+	verifier := &awsapi.Verifier{Keys: keyLookup{st}, Services: []string{"sagemaker"}, Log: log.With("component", "auth")}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("POST /{$}", verifier.Middleware(smMux))
+
+	nativeMux := http.NewServeMux()
+	(&native.API{Events: eventLog, Log: log.With("api", "native")}).Register(nativeMux)
+	mux.Handle("/api/v1/", verifier.Middleware(nativeMux))
+
+	s.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// URL is the base URL clients use to reach this server.
+func (s *Server) URL() string { return endpointURL(s.listener.Addr().String()) }
+
+// Store exposes the store, for tests and embedded use.
+func (s *Server) Store() *store.Store { return s.store }
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		http.Error(w, "database unavailable: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+// Run serves until ctx ends or a part fails, then shuts everything down within shutdownGrace.
+// The first part to fail stops the rest; its error is returned.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.store.Close()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	var wg sync.WaitGroup
+	errc := make(chan error, len(s.actors)+1)
+	for _, a := range s.actors {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("%s: %w", a.name, err)
+				cancel(err)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := s.http.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+			cancel(err)
+		}
+	}()
+	s.log.Info("sluice server started", "url", s.URL(), "data_dir", s.cfg.DataDir, "database", string(s.store.Dialect()))
+
+	<-ctx.Done()
+	s.log.Info("shutting down")
+	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer scancel()
+	s.http.Shutdown(sctx)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-sctx.Done():
+		s.log.Warn("shutdown grace period ended with work still running")
+	}
+	close(errc)
+	for err := range errc {
+		return err
+	}
+	return nil
+}
