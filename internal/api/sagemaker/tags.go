@@ -45,7 +45,6 @@ func storeTags(tags []Tag) []store.Tag {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-
 type addTagsRequest struct {
 	ResourceArn string `json:"ResourceArn"`
 	Tags        []Tag  `json:"Tags"`
