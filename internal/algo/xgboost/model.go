@@ -46,11 +46,11 @@ var ErrUnsupported = errors.New("unsupported xgboost model")
 //     parameters as strings (scale_pos_weight, max_delta_step, ...); missing ones get
 //     XGBoost's defaults when written. num_class for multi-class objectives comes from NumClass.
 //   - BaseScore is in the objective's output space, exactly as XGBoost stores it in
-//     learner_model_param.base_score: a probability for reg:logistic, binary:logistic and
-//     binary:logitraw (0.5 means margin 0), a mean count for count:poisson/reg:gamma/reg:tweedie
-//     (margin = log), and a raw value for squared error and multi-class (XGBoost 1.7 keeps 0.5
-//     for multi-class; the margin is the raw value, added to every class). The trainer must
-//     start boosting from BaseMargin(), which applies XGBoost's exact link in float32.
+//     learner_model_param.base_score: a probability for reg:logistic and binary:logistic
+//     (0.5 means margin 0), a mean for count:poisson, reg:gamma and reg:tweedie (margin =
+//     log), and the margin itself for everything else, including binary:logitraw and
+//     multi-class (XGBoost 1.7 keeps 0.5 there, added to every class's margin). The trainer
+//     must start boosting from BaseMargin(), which applies XGBoost's link in float32.
 //   - NumClass is 0 for single-output objectives and the number of classes (≥ 2) for
 //     multi:softprob and multi:softmax. NumFeature is the number of input columns.
 //   - Trees are in boosting order. For multi-class, each round adds NumClass trees (one per
@@ -135,8 +135,9 @@ func (m *Model) NumGroups() int {
 }
 
 // BaseMargin returns the margin every row starts from: BaseScore mapped through the
-// objective's link exactly as XGBoost 1.7 does in float32 (logit for logistic objectives,
-// log for count:poisson, reg:gamma, reg:tweedie and survival:cox, identity otherwise).
+// objective's link as XGBoost 1.7 does in float32 (logit for reg:logistic and
+// binary:logistic, log for count:poisson, reg:gamma, reg:tweedie and survival:cox, identity
+// otherwise).
 func (m *Model) BaseMargin() float32 {
 	info, ok := lookupObjective(m.Objective)
 	if !ok {

@@ -61,7 +61,7 @@ var objectives = map[string]objectiveInfo{
 	"reg:absoluteerror":    {name: "reg:absoluteerror"},
 	"reg:logistic":         {name: "reg:logistic", paramKey: "reg_loss_param", defaults: regLossDefaults, link: linkLogit, transform: transformSigmoid},
 	"binary:logistic":      {name: "binary:logistic", paramKey: "reg_loss_param", defaults: regLossDefaults, link: linkLogit, transform: transformSigmoid},
-	"binary:logitraw":      {name: "binary:logitraw", paramKey: "reg_loss_param", defaults: regLossDefaults, link: linkLogit},
+	"binary:logitraw":      {name: "binary:logitraw", paramKey: "reg_loss_param", defaults: regLossDefaults},
 	"binary:hinge":         {name: "binary:hinge", transform: transformHinge},
 	"count:poisson":        {name: "count:poisson", paramKey: "poisson_regression_param", defaults: map[string]string{"max_delta_step": "0.699999988"}, link: linkLog, transform: transformExp},
 	"reg:gamma":            {name: "reg:gamma", link: linkLog, transform: transformExp},
