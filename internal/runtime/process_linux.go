@@ -1,0 +1,166 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"unsafe"
+)
+
+// nsMode is one way of getting namespaces from the kernel.
+type nsMode struct {
+	// userns adds a user namespace that maps the server's user to root, which
+	// lets an unprivileged server create the other namespaces.
+	userns bool
+}
+
+func (m nsMode) String() string {
+	if m.userns {
+		return "user+mount namespaces"
+	}
+	return "mount namespace"
+}
+
+func defaultCandidates() []nsMode {
+	if os.Geteuid() == 0 {
+		// Root needs no user namespace; one may still help inside a container
+		// that lacks CAP_SYS_ADMIN.
+		return []nsMode{{}, {userns: true}}
+	}
+	return []nsMode{{userns: true}}
+}
+
+// nsAttr starts the init shim in new namespaces, as the leader of its own
+// process group, killed if the server dies.
+func nsAttr(m nsMode, isolateNet bool) *syscall.SysProcAttr {
+	a := &syscall.SysProcAttr{
+		Setpgid:    true,
+		Pdeathsig:  syscall.SIGKILL,
+		Cloneflags: syscall.CLONE_NEWNS,
+	}
+	if isolateNet {
+		a.Cloneflags |= syscall.CLONE_NEWNET
+	}
+	if m.userns {
+		a.Cloneflags |= syscall.CLONE_NEWUSER
+		a.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
+		a.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
+		a.GidMappingsEnableSetgroups = false
+	}
+	return a
+}
+
+// plainAttr starts a job without namespaces.
+func plainAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
+// probe finds the first namespace setup that really works, by running the init
+// shim in probe mode: it mounts a scratch workspace at /opt/ml, checks it sees
+// the scratch file there and, with a network namespace, that loopback works.
+func (p *Process) probe(ctx context.Context) (Isolation, nsMode) {
+	var reasons []string
+	for _, m := range p.candidates {
+		err := p.probeOne(ctx, m, true)
+		if err == nil {
+			return Isolation{Mounts: true, Network: true, UserNamespace: m.userns}, m
+		}
+		netErr := err
+		if err := p.probeOne(ctx, m, false); err == nil {
+			return Isolation{Mounts: true, UserNamespace: m.userns,
+				Reason: fmt.Sprintf("%s with a network namespace: %v", m, netErr)}, m
+		} else {
+			reasons = append(reasons, fmt.Sprintf("%s: %v", m, err))
+		}
+	}
+	if len(reasons) == 0 {
+		reasons = append(reasons, "no namespace setup to try")
+	}
+	return Isolation{Reason: strings.Join(reasons, "; ")}, nsMode{}
+}
+
+func (p *Process) probeOne(ctx context.Context, m nsMode, isolateNet bool) error {
+	ws, err := os.MkdirTemp("", "sluice-probe-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(ws)
+	token := make([]byte, 16)
+	_, _ = rand.Read(token)
+	if err := os.WriteFile(filepath.Join(ws, "probe"), []byte(hex.EncodeToString(token)), 0o644); err != nil {
+		return err
+	}
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	is := initSpec{Workspace: ws, Loopback: isolateNet, Dir: OptML, StatusFD: 3, Probe: hex.EncodeToString(token)}
+	cmd, err := p.initCmd(is, mergeEnv(p.baseEnv), w)
+	if err != nil {
+		w.Close()
+		return err
+	}
+	cmd.SysProcAttr = nsAttr(m, isolateNet)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
+	defer stop()
+	msg, _ := io.ReadAll(r)
+	err = cmd.Wait()
+	switch {
+	case len(msg) > 0:
+		return errors.New(strings.TrimSpace(string(msg)))
+	case err != nil && stderr.Len() > 0:
+		return fmt.Errorf("%s %s: %w: %s", p.initPath, InitCommand, err, lastLine(stderr.String()))
+	case err != nil:
+		return fmt.Errorf("%s %s: %w", p.initPath, InitCommand, err)
+	}
+	return nil
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// waitExited blocks until the process has exited, without reaping it.
+func waitExited(pid int) bool {
+	const pPID = 1
+	var info [128]byte // siginfo_t
+	for {
+		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid),
+			uintptr(unsafe.Pointer(&info[0])), syscall.WEXITED|syscall.WNOWAIT, 0, 0)
+		switch errno {
+		case 0:
+			return true
+		case syscall.EINTR:
+			continue
+		default:
+			// Cannot wait without reaping; the caller reaps first.
+			return false
+		}
+	}
+}
+
+// signalGroup signals every process of the job's process group.
+func signalGroup(pid int, sig syscall.Signal) {
+	_ = syscall.Kill(-pid, sig)
+}
