@@ -1,0 +1,92 @@
+package train
+
+// binIndex is the storage type of a quantised cell: uint8 when every feature's bins (and
+// its missing code) fit in a byte, uint16 otherwise.
+type binIndex interface{ ~uint8 | ~uint16 }
+
+// quantized is the training matrix as bin indices, row-major so that building a histogram
+// for a set of rows reads each row's features from one cache line. A cell holds the bin
+// within its feature; in a feature with missing values the code numBins(f) marks a missing
+// value (features without any never need the code, so 256 bins still fit a byte).
+// Histogram slots are laid out per feature: slot offsets[f]+b for bin b, and
+// offsets[f]+numBins(f) for missing.
+type quantized[B binIndex] struct {
+	rows, cols int
+	bins       []B
+	offsets    []int32
+	// missing[f] is feature f's missing code; hasMissing[f] says whether it can occur.
+	missing    []B
+	hasMissing []bool
+}
+
+// goesLeft says where a split on feature f after bin splitBin sends a cell with bin b.
+func (q *quantized[B]) goesLeft(f int, b B, splitBin int32, defaultLeft bool) bool {
+	if q.hasMissing[f] && b == q.missing[f] {
+		return defaultLeft
+	}
+	return int32(b) <= splitBin
+}
+
+func (q *quantized[B]) numSlots() int { return int(q.offsets[q.cols]) }
+
+// slotLayout returns per-feature histogram slot offsets (numBins+1 slots per feature).
+func slotLayout(c *cuts) []int32 {
+	nf := len(c.ptr) - 1
+	off := make([]int32, nf+1)
+	for f := 0; f < nf; f++ {
+		off[f+1] = off[f] + int32(c.numBins(f)) + 1
+	}
+	return off
+}
+
+// fitsUint8 reports whether every feature's bins and missing code fit in a byte.
+func fitsUint8(c *cuts) bool {
+	for f := 0; f < len(c.ptr)-1; f++ {
+		n := c.numBins(f)
+		if c.hasMissing[f] {
+			n++
+		}
+		if n > 256 {
+			return false
+		}
+	}
+	return true
+}
+
+// quantize bins every cell of m with the cuts, in parallel over row blocks.
+func quantize[B binIndex](m *Matrix, c *cuts, threads int) *quantized[B] {
+	q := &quantized[B]{rows: m.Rows, cols: m.Cols, bins: make([]B, m.Rows*m.Cols), offsets: slotLayout(c),
+		missing: make([]B, m.Cols), hasMissing: c.hasMissing}
+	for f := range q.missing {
+		q.missing[f] = B(c.numBins(f))
+	}
+	const block = 8192
+	nblocks := (m.Rows + block - 1) / block
+	parallelFor(nblocks, threads, func(bi int) {
+		lo, hi := bi*block, min((bi+1)*block, m.Rows)
+		for f := 0; f < m.Cols; f++ {
+			fc := c.featureCuts(f)
+			code := B(len(fc))
+			col := m.Col(f)
+			nb := len(fc)
+			for i := lo; i < hi; i++ {
+				x := col[i]
+				var b B
+				if isNaN(x) {
+					b = code
+				} else if nb <= 16 {
+					// Few cuts: a linear scan beats binary search.
+					j := 0
+					for j < nb-1 && fc[j] <= x {
+						j++
+					}
+					b = B(j)
+				} else {
+					b = B(searchBin(fc, x))
+				}
+				q.bins[i*m.Cols+f] = b
+			}
+		}
+	})
+	return q
+}
