@@ -60,7 +60,7 @@ func TestAbaloneTreesMatchXGBoost(t *testing.T) {
 	}
 	f.Close()
 	res := runCompare(t, py, map[string]any{"train": filepath.Join(dir, "train.csv"), "test": filepath.Join(dir, "test.csv"),
-		"params": map[string]any{"max_depth": 5, "eta": 0.2, "gamma": 4, "min_child_weight": 6, "subsample": 1, "objective": "reg:squarederror"},
+		"params":    map[string]any{"max_depth": 5, "eta": 0.2, "gamma": 4, "min_child_weight": 6, "subsample": 1, "objective": "reg:squarederror"},
 		"num_round": 50, "model": modelPath})
 	theirs := xgbTrees(t, res.XGBModel)
 	diffTrees := 0

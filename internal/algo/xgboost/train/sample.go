@@ -8,10 +8,10 @@ import (
 // colSampler draws the features a tree, a depth and a node may split on, nesting the three
 // samples as XGBoost's ColumnSampler does (bytree, then bylevel, then bynode).
 type colSampler struct {
-	rng                    *rand.Rand
+	rng                     *rand.Rand
 	byTree, byLevel, byNode float32
-	tree                   []int
-	levels                 map[int][]int
+	tree                    []int
+	levels                  map[int][]int
 }
 
 func newColSampler(rng *rand.Rand, p *Params) *colSampler {
