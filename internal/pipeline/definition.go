@@ -208,11 +208,26 @@ func Parse(data []byte) (*Definition, error) {
 	}
 	p := &parser{}
 	d := p.definition(root)
-	if len(p.errs) > 0 {
+	if d == nil {
 		return nil, p.errs
 	}
-	if err := d.Validate(); err != nil {
-		return nil, err
+	// Validate even when the parser found problems, so that one round trip reports them all;
+	// a field the parser already complained about is not reported twice.
+	errs := p.errs
+	var verrs ValidationErrors
+	if errors.As(d.Validate(), &verrs) {
+		seen := map[[2]string]bool{}
+		for _, e := range errs {
+			seen[[2]string{e.Step, e.Field}] = true
+		}
+		for _, e := range verrs {
+			if !seen[[2]string{e.Step, e.Field}] {
+				errs = append(errs, e)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return d, nil
 }
@@ -492,7 +507,8 @@ func jsonErrorWithPosition(data []byte, err error) string {
 	if !errors.As(err, &se) {
 		return err.Error()
 	}
-	before := string(data[:min(int(se.Offset), len(data))])
+	// Offset counts the bytes read, the offending one included.
+	before := string(data[:max(0, min(int(se.Offset)-1, len(data)))])
 	line := 1 + strings.Count(before, "\n")
 	col := len(before) - strings.LastIndex(before, "\n")
 	return fmt.Sprintf("%v (line %d, column %d)", err, line, col)

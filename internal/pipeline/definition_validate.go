@@ -107,8 +107,8 @@ func (v *validator) indexSteps() {
 	d.byName = map[string]*Step{}
 	var visit func(steps []*Step, parent *Step, br Branch)
 	visit = func(steps []*Step, parent *Step, br Branch) {
-		for _, s := range steps {
-			where := "at the top level"
+		for i, s := range steps {
+			where := fmt.Sprintf("at Steps[%d]", i)
 			if parent != nil {
 				s.Parent, s.Branch = parent.Name, br
 				where = fmt.Sprintf("in the %s of %q", br, parent.Name)
@@ -343,7 +343,7 @@ func (v *validator) resolveBareFile(s *Step, at string, j *JSONGet) {
 		return
 	case 1:
 	default:
-		v.add(s.Name, at, `Std:JsonGet: several steps declare property file %q; name one with {"Get": "Steps.<Step>.PropertyFiles.%s"}`, j.FileName, j.FileName)
+		v.add(s.Name, at, `Std:JsonGet: several steps declare property file %q: name one with {"Get": "Steps.<Step>.PropertyFiles.%s"}`, j.FileName, j.FileName)
 		return
 	}
 	ref := Reference{Kind: RefPropertyFile, Name: owners[0].Name, File: j.FileName}

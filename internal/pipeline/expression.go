@@ -172,10 +172,16 @@ func ParseExpr(v any) (e Expr, ok bool, err error) {
 			return &Get{Ref: ref}, true, nil
 		case keyJoin:
 			j, err := parseJoin(body)
-			return j, true, err
+			if err != nil {
+				return nil, true, err
+			}
+			return j, true, nil
 		case keyJSONGet:
 			j, err := parseJSONGet(body)
-			return j, true, err
+			if err != nil {
+				return nil, true, err
+			}
+			return j, true, nil
 		}
 	}
 	return nil, false, nil

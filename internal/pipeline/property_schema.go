@@ -57,7 +57,7 @@ func walkShape(sh *apiShape, path PropertyPath, t StepType) error {
 		switch sh.kind {
 		case shapeStruct:
 			if e.Kind != ElemField {
-				return fmt.Errorf("%s is an object; select a member with .Name", orRoot(here, t))
+				return fmt.Errorf("%s is an object: select a member with .Name", orRoot(here, t))
 			}
 			ms, ok := sh.members[e.Name]
 			if !ok {
@@ -70,15 +70,15 @@ func walkShape(sh *apiShape, path PropertyPath, t StepType) error {
 			case ElemIndex:
 			case ElemKey:
 				if el.kind != shapeStruct || !hasNameMember(el) {
-					return fmt.Errorf("%s is a list without named elements; select with [index]", here)
+					return fmt.Errorf("%s is a list without named elements: select with [index]", here)
 				}
 			default:
-				return fmt.Errorf("%s is a list; select an element with [index] or ['name'] before .%s", here, e.Name)
+				return fmt.Errorf("%s is a list: select an element with [index] or ['name'] before .%s", here, e.Name)
 			}
 			sh = el
 		case shapeMap:
 			if e.Kind != ElemKey {
-				return fmt.Errorf("%s is a map; select an entry with ['key']", here)
+				return fmt.Errorf("%s is a map: select an entry with ['key']", here)
 			}
 			sh = lookupShape(sh.elem)
 		default:
