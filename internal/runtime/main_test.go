@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -110,6 +111,27 @@ func runHelper(name string, args []string) int {
 		}
 		if len(args) > 1 && args[1] == "exit" {
 			return 0
+		}
+		time.Sleep(time.Hour)
+	case "server":
+		// A stand-in for the sluice server: starts a sleeping job, records its
+		// PID and waits to be killed.
+		p, err := NewProcess(ProcessConfig{InitPath: os.Args[0]})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		h, err := p.Start(context.Background(), Spec{
+			Command:   Command{Path: os.Args[0], Env: []string{helperEnv + "=sleep"}},
+			Workspace: args[0],
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if err := os.WriteFile(filepath.Join(args[0], "job.pid"), []byte(strconv.Itoa(h.PID())), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
 		}
 		time.Sleep(time.Hour)
 	case "dial":

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -83,6 +84,15 @@ type Process struct {
 	probeOnce sync.Once
 	iso       Isolation
 	mode      nsMode
+
+	spawnOnce sync.Once
+	spawns    chan spawn
+}
+
+// spawn is a request to the spawner thread.
+type spawn struct {
+	cmd  *exec.Cmd
+	done chan error
 }
 
 // NewProcess returns a process runtime.
@@ -295,7 +305,7 @@ func (p *Process) Start(ctx context.Context, spec Spec) (*Handle, error) {
 	// A job's stray descendants may hold its output pipes after it exits.
 	cmd.WaitDelay = 5 * time.Second
 
-	if err := cmd.Start(); err != nil {
+	if err := p.startCmd(cmd); err != nil {
 		if len(cmd.ExtraFiles) > 0 {
 			cmd.ExtraFiles[0].Close()
 		}
@@ -335,6 +345,25 @@ func (p *Process) Start(ctx context.Context, spec Spec) (*Handle, error) {
 
 	go h.wait(stopWatch)
 	return h, nil
+}
+
+// startCmd starts cmd from one long-lived OS thread. Jobs get SIGKILL when the
+// thread that forked them ends (Pdeathsig, so that no job outlives the server),
+// and any thread ends if some goroutine locks it and exits; this one never ends.
+func (p *Process) startCmd(cmd *exec.Cmd) error {
+	p.spawnOnce.Do(func() {
+		p.spawns = make(chan spawn)
+		go func() {
+			goruntime.LockOSThread()
+			// Never unlocked and never returns: the thread must outlive every job.
+			for s := range p.spawns {
+				s.done <- s.cmd.Start()
+			}
+		}()
+	})
+	s := spawn{cmd: cmd, done: make(chan error, 1)}
+	p.spawns <- s
+	return <-s.done
 }
 
 // initCmd builds the command that runs the init shim with is.

@@ -113,7 +113,7 @@ func (p *Process) probeOne(ctx context.Context, m nsMode, isolateNet bool) error
 	cmd.SysProcAttr = nsAttr(m, isolateNet)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	err = cmd.Start()
+	err = p.startCmd(cmd)
 	w.Close()
 	if err != nil {
 		return err

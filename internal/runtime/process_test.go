@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -484,5 +485,27 @@ func TestCatalogAndProcessRunBuiltin(t *testing.T) {
 	exit, out, errOut := run(t, p, Spec{Command: cmd, Workspace: ws, NetworkIsolation: true})
 	if exit.Code != 0 || out != "algo xgboost train\n{\"max_depth\":\"5\"}" {
 		t.Errorf("exit %+v, stdout %q, stderr %q", exit, out, errOut)
+	}
+}
+
+func TestProcessJobDiesWithServer(t *testing.T) {
+	nsProcess(t)
+	ws := t.TempDir()
+	server := exec.Command(testExecutable(t), ws)
+	server.Env = append(os.Environ(), helperEnv+"=server")
+	var stderr bytes.Buffer
+	server.Stderr = &stderr
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	job := pidFile(t, filepath.Join(ws, "job.pid"))
+	if err := server.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = server.Wait()
+	waitGone(t, job)
+	if t.Failed() {
+		t.Logf("server stderr: %s", stderr.String())
+		syscall.Kill(job, syscall.SIGKILL)
 	}
 }
