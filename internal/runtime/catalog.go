@@ -318,7 +318,7 @@ func (c *Catalog) pythonPath(image string) (string, error) {
 // sagemaker_submit_directory (unpacked by the caller into /opt/ml/code) with the
 // other hyperparameters as --name value arguments.
 func (c *Catalog) scriptCommand(image, program string, hps map[string]string, env []string) (Command, error) {
-	args := UserArgs(hps)
+	args := userArgs(hps)
 	script := path.Join(CodeDir, program)
 	var argv []string
 	switch {

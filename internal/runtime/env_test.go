@@ -64,8 +64,8 @@ func TestUserArgs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := UserArgs(tt.hps); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("UserArgs = %q, want %q", got, tt.want)
+			if got := userArgs(tt.hps); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("userArgs = %q, want %q", got, tt.want)
 			}
 		})
 	}

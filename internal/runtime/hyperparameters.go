@@ -21,10 +21,10 @@ var reservedHyperParameters = []string{
 	"_tuning_objective_metric",
 }
 
-// IsReservedHyperParameter reports whether a hyperparameter belongs to the
+// isReservedHyperParameter reports whether a hyperparameter belongs to the
 // training toolkit rather than to the user's script: the reserved keys and any
 // other sagemaker_* key (the toolkit's "additional framework parameters").
-func IsReservedHyperParameter(key string) bool {
+func isReservedHyperParameter(key string) bool {
 	return slices.Contains(reservedHyperParameters, key) || strings.HasPrefix(key, "sagemaker_")
 }
 
@@ -44,12 +44,12 @@ func decodeHyperParameter(raw string) any {
 	return v
 }
 
-// DecodeHyperParameters decodes every value (see the training toolkit's
+// decodeHyperParameters decodes every value (see the training toolkit's
 // json.loads) and splits user hyperparameters from the toolkit's own.
-func DecodeHyperParameters(hps map[string]string) (user, framework map[string]any) {
+func decodeHyperParameters(hps map[string]string) (user, framework map[string]any) {
 	user, framework = map[string]any{}, map[string]any{}
 	for k, raw := range hps {
-		if IsReservedHyperParameter(k) {
+		if isReservedHyperParameter(k) {
 			framework[k] = decodeHyperParameter(raw)
 		} else {
 			user[k] = decodeHyperParameter(raw)
@@ -58,11 +58,11 @@ func DecodeHyperParameters(hps map[string]string) (user, framework map[string]an
 	return user, framework
 }
 
-// UserArgs returns the user hyperparameters as script arguments, sorted by name:
+// userArgs returns the user hyperparameters as script arguments, sorted by name:
 // "--name value", with values written as Python's str() would write the decoded
 // value (the toolkit passes str(value)), and maps as "k=v,k2=v2".
-func UserArgs(hps map[string]string) []string {
-	user, _ := DecodeHyperParameters(hps)
+func userArgs(hps map[string]string) []string {
+	user, _ := decodeHyperParameters(hps)
 	args := make([]string, 0, 2*len(user))
 	for _, k := range slices.Sorted(maps.Keys(user)) {
 		args = append(args, "--"+k, argValue(user[k]))

@@ -231,6 +231,9 @@ type initSpec struct {
 // Start starts a job. ctx bounds the job's life: cancelling it kills the job's
 // process group at once (use Stop for a graceful end).
 func (p *Process) Start(ctx context.Context, spec Spec) (*Handle, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("runtime: start: %w", err)
+	}
 	if spec.Command.Path == "" {
 		return nil, errors.New("runtime: start: command path is empty")
 	}

@@ -87,7 +87,7 @@ func TrainingEnv(c TrainingEnvConfig) []string {
 	if channels == nil {
 		channels = map[string]ChannelConfig{}
 	}
-	user, framework := DecodeHyperParameters(c.HyperParameters)
+	user, framework := decodeHyperParameters(c.HyperParameters)
 
 	program, _ := framework["sagemaker_program"].(string)
 	moduleDir, _ := framework["sagemaker_submit_directory"].(string)
@@ -158,7 +158,7 @@ func TrainingEnv(c TrainingEnvConfig) []string {
 		"SM_NUM_GPUS":                strconv.Itoa(c.NumGPUs),
 		"SM_LOG_LEVEL":               strconv.Itoa(logLevel),
 		"SM_NETWORK_INTERFACE_NAME":  rc.NetworkInterfaceName,
-		"SM_USER_ARGS":               jsonText(UserArgs(c.HyperParameters)),
+		"SM_USER_ARGS":               jsonText(userArgs(c.HyperParameters)),
 		"SM_INPUT_DIR":               InputDir,
 		"SM_INPUT_CONFIG_DIR":        InputConfigDir,
 		"SM_OUTPUT_DIR":              OutputDir,
