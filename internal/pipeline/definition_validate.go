@@ -405,6 +405,9 @@ func (v *validator) experimentConfig() {
 			}
 			g, ok := e.(*Get)
 			if !ok {
+				if _, isJSONGet := e.(*JSONGet); isJSONGet {
+					v.add("", at, "Std:JsonGet: the experiment configuration may only use Parameters and Execution variables")
+				}
 				return
 			}
 			switch g.Ref.Kind {
