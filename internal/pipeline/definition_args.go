@@ -328,3 +328,57 @@ func (c shapeChecker) checkExpr(e Expr, sh *apiShape, at string) {
 		c.errf(at, "parameter type mismatch: Get %s is a %s parameter, the field wants %s", g.Ref, t, sh.kind.noun())
 	}
 }
+
+// ResolveArguments resolves the step's Arguments in env (see Resolve) and then brings scalar
+// values to the type the Create* request wants where the service would convert them itself:
+// a number or boolean in a string field (a hyperparameter, an environment variable) becomes
+// its text, as FormatValue writes it. Step types without a request shape are only resolved.
+func (s *Step) ResolveArguments(env Env) (any, error) {
+	v, err := Resolve(s.Arguments, env)
+	if err != nil {
+		return nil, fmt.Errorf("step %q: Arguments.%w", s.Name, err)
+	}
+	if rule, ok := argumentRules[s.Type]; ok {
+		v = coerceToShape(v, apiShapes[rule.request])
+	}
+	return v, nil
+}
+
+func coerceToShape(v any, sh *apiShape) any {
+	if sh == nil || v == nil {
+		return v
+	}
+	switch sh.kind {
+	case shapeStruct:
+		if m, ok := v.(map[string]any); ok {
+			for k, x := range m {
+				if ms, known := sh.members[k]; known {
+					m[k] = coerceToShape(x, lookupShape(ms))
+				}
+			}
+		}
+	case shapeList:
+		if l, ok := v.([]any); ok {
+			el := lookupShape(sh.elem)
+			for i, x := range l {
+				l[i] = coerceToShape(x, el)
+			}
+		}
+	case shapeMap:
+		if m, ok := v.(map[string]any); ok {
+			el := lookupShape(sh.elem)
+			for k, x := range m {
+				m[k] = coerceToShape(x, el)
+			}
+		}
+	case shapeString:
+		switch v.(type) {
+		case string, map[string]any, []any:
+		default:
+			if s, err := FormatValue(v); err == nil {
+				return s
+			}
+		}
+	}
+	return v
+}

@@ -415,8 +415,8 @@ func resolve(v any, env Env, at string) (any, error) {
 			return out, nil
 		}
 		out := make(map[string]any, len(t))
-		for k, el := range t {
-			r, err := resolve(el, env, joinField(at, k))
+		for _, k := range sortedKeys(t) { // sorted, so that the first error reported is stable
+			r, err := resolve(t[k], env, joinField(at, k))
 			if err != nil {
 				return nil, err
 			}
