@@ -18,15 +18,15 @@ import (
 //
 // Each test creates its own bucket (sluice-test-…) and removes it afterwards. scripts/s3test.sh
 // starts versitygw and sets the variable.
-func s3ConfigFromEnv(t *testing.T) (S3Config, bool) {
-	t.Helper()
+func s3ConfigFromEnv(tb testing.TB) (S3Config, bool) {
+	tb.Helper()
 	raw := os.Getenv("SLUICE_TEST_S3")
 	if raw == "" {
 		return S3Config{}, false
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil || u.Host == "" {
-		t.Fatalf("SLUICE_TEST_S3 must look like http://ACCESS:SECRET@host:port, got %q", raw)
+		tb.Fatalf("SLUICE_TEST_S3 must look like http://ACCESS:SECRET@host:port, got %q", raw)
 	}
 	secret, _ := u.User.Password()
 	return S3Config{
@@ -38,31 +38,31 @@ func s3ConfigFromEnv(t *testing.T) (S3Config, bool) {
 	}, true
 }
 
-func openS3ForTest(t *testing.T, cfg S3Config) (Store, string) {
-	t.Helper()
-	s, err := NewS3(t.Context(), cfg)
+func openS3ForTest(tb testing.TB, cfg S3Config) (Store, string) {
+	tb.Helper()
+	s, err := NewS3(tb.Context(), cfg)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	bucket := "sluice-test-" + randomHex()[:16]
-	if err := s.EnsureBucket(t.Context(), bucket); err != nil {
-		t.Fatal(err)
+	if err := s.EnsureBucket(tb.Context(), bucket); err != nil {
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() {
-		// t.Context is already cancelled during cleanup.
+	tb.Cleanup(func() {
+		// tb.Context is already cancelled during cleanup.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		for oi := range s.client.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true}) {
 			if oi.Err != nil {
-				t.Errorf("cleanup list: %v", oi.Err)
+				tb.Errorf("cleanup list: %v", oi.Err)
 				return
 			}
 			if err := s.client.RemoveObject(ctx, bucket, oi.Key, minio.RemoveObjectOptions{}); err != nil {
-				t.Errorf("cleanup: %v", err)
+				tb.Errorf("cleanup: %v", err)
 			}
 		}
 		if err := s.client.RemoveBucket(ctx, bucket); err != nil {
-			t.Errorf("cleanup: %v", err)
+			tb.Errorf("cleanup: %v", err)
 		}
 	})
 	return s, bucket

@@ -19,31 +19,31 @@ import (
 // backend builds a fresh store and an existing, empty bucket in it for one test.
 type backend struct {
 	name string
-	open func(t *testing.T) (Store, string)
+	open func(tb testing.TB) (Store, string)
 }
 
 // backends returns the stores that the conformance suite runs against: Local always, S3 when
 // SLUICE_TEST_S3 points at a server (see s3_test.go).
-func backends(t *testing.T) []backend {
+func backends(tb testing.TB) []backend {
 	bs := []backend{{name: "local", open: openLocalForTest}}
-	if cfg, ok := s3ConfigFromEnv(t); ok {
-		bs = append(bs, backend{name: "s3", open: func(t *testing.T) (Store, string) { return openS3ForTest(t, cfg) }})
+	if cfg, ok := s3ConfigFromEnv(tb); ok {
+		bs = append(bs, backend{name: "s3", open: func(tb testing.TB) (Store, string) { return openS3ForTest(tb, cfg) }})
 	} else {
-		t.Log("SLUICE_TEST_S3 is not set: the conformance suite runs against the local backend only (scripts/s3test.sh runs it against a real S3 server)")
+		tb.Log("SLUICE_TEST_S3 is not set: the conformance suite runs against the local backend only (scripts/s3test.sh runs it against a real S3 server)")
 	}
 	return bs
 }
 
-func openLocalForTest(t *testing.T) (Store, string) {
-	t.Helper()
-	l, err := NewLocal(t.TempDir())
+func openLocalForTest(tb testing.TB) (Store, string) {
+	tb.Helper()
+	l, err := NewLocal(tb.TempDir())
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
+	tb.Cleanup(func() { l.Close() })
 	const bucket = "test-bucket"
-	if err := l.EnsureBucket(t.Context(), bucket); err != nil {
-		t.Fatal(err)
+	if err := l.EnsureBucket(tb.Context(), bucket); err != nil {
+		tb.Fatal(err)
 	}
 	return l, bucket
 }
@@ -81,14 +81,14 @@ func TestStoreConformance(t *testing.T) {
 	}
 }
 
-func put(t *testing.T, s Store, u URI, data string) {
+func put(t testing.TB, s Store, u URI, data string) {
 	t.Helper()
 	if err := s.Put(t.Context(), u, strings.NewReader(data), int64(len(data))); err != nil {
 		t.Fatalf("Put %s: %v", u, err)
 	}
 }
 
-func get(t *testing.T, s Store, u URI) string {
+func get(t testing.TB, s Store, u URI) string {
 	t.Helper()
 	rc, err := s.Get(t.Context(), u)
 	if err != nil {
@@ -102,7 +102,7 @@ func get(t *testing.T, s Store, u URI) string {
 	return string(b)
 }
 
-func listKeys(t *testing.T, s Store, prefix URI) []string {
+func listKeys(t testing.TB, s Store, prefix URI) []string {
 	t.Helper()
 	var keys []string
 	err := s.List(t.Context(), prefix, func(oi ObjectInfo) error {
