@@ -91,3 +91,30 @@ func TestFixtures(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParse checks that no input makes Parse panic, and that whatever it accepts has a graph
+// whose order holds every step once. Seeds are the fixtures.
+func FuzzParse(f *testing.F) {
+	paths, _ := filepath.Glob("testdata/*.json")
+	for _, p := range paths {
+		if data, err := os.ReadFile(p); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := Parse(data)
+		if err != nil {
+			if d != nil {
+				t.Fatal("definition returned with an error")
+			}
+			if !errors.Is(err, ErrInvalidDefinition) {
+				t.Fatalf("error %v does not match ErrInvalidDefinition", err)
+			}
+			return
+		}
+		if got, want := len(d.Graph().Order()), len(d.AllSteps()); got != want {
+			t.Fatalf("order has %d steps, definition %d", got, want)
+		}
+		_ = d.Graph().Text()
+	})
+}
