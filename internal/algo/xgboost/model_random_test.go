@@ -44,12 +44,17 @@ func randomTree(rng *rand.Rand, depth, nfeat int, group int32) Tree {
 
 // randomRows draws n rows with NaNs and values on the thresholds' grid.
 func randomRows(rng *rand.Rand, n, nfeat int) []float32 {
+	return randomRowsMissing(rng, n, nfeat, 0.1)
+}
+
+// randomRowsMissing draws rows where a value is missing with probability missing.
+func randomRowsMissing(rng *rand.Rand, n, nfeat int, missing float64) []float32 {
 	rows := make([]float32, n*nfeat)
 	for i := range rows {
 		switch r := rng.Float64(); {
-		case r < 0.1:
+		case r < missing:
 			rows[i] = float32(math.NaN())
-		case r < 0.4:
+		case r < missing+0.3:
 			rows[i] = float32(math.Round(rng.NormFloat64()*8) / 8)
 		default:
 			rows[i] = float32(rng.NormFloat64())

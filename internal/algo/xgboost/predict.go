@@ -5,16 +5,11 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"unsafe"
 )
 
 // ErrFeatureMismatch reports a row whose length is not the model's number of features.
 var ErrFeatureMismatch = errors.New("feature count mismatch")
-
-// missRight is set in node.feat when a missing value goes to the right child.
-const (
-	missRight = 1 << 31
-	featMask  = missRight - 1
-)
 
 // node is one tree node in the predictor's compact form. The children of a split are
 // adjacent (right = left+1), so the next node is left + goRight and the walk has no
@@ -22,9 +17,10 @@ const (
 // extra steps stay on it; that lets every walk through a tree take the same number of
 // steps (the tree's depth).
 type node struct {
-	cond float32 // split threshold; NaN at leaves
-	feat uint32  // feature index | missRight
-	left int32   // index of the left child in Predictor.nodes; itself at leaves
+	cond      float32 // split threshold; NaN at leaves
+	feat      uint32  // feature index
+	left      int32   // index of the left child in Predictor.nodes; itself at leaves
+	missRight int32   // 1 when a missing value goes right
 }
 
 // treeRef locates one tree in the flattened node array.
@@ -105,12 +101,13 @@ func NewPredictor(m *Model) (*Predictor, error) {
 			}
 			f := uint32(t.SplitIndices[orig])
 			p.numFeature = max(p.numFeature, int(f)+1)
+			var mr int32
 			if !t.DefaultLeft[orig] {
-				f |= missRight
+				mr = 1
 			}
 			left := ref.root + int32(len(queue))
 			queue = append(queue, t.LeftChildren[orig], t.RightChildren[orig])
-			p.nodes = append(p.nodes, node{cond: t.SplitConditions[orig], feat: f, left: left})
+			p.nodes = append(p.nodes, node{cond: t.SplitConditions[orig], feat: f, left: left, missRight: mr})
 			p.values = append(p.values, 0)
 		}
 	}
@@ -182,9 +179,7 @@ func (p *Predictor) leaf(t *treeRef, row []float32) int32 {
 	nodes := p.nodes
 	i := t.root
 	for d := t.depth; d > 0; d-- {
-		n := &nodes[i]
-		v := row[n.feat&featMask]
-		i = n.left + goRight(v, n)
+		i = step(nodes, row, i)
 	}
 	return i
 }
@@ -199,21 +194,121 @@ func goRight(v float32, n *node) int32 {
 	if v != v {
 		nan = 1
 	}
-	return ge | (nan & int32(n.feat>>31))
+	return ge | (nan & n.missRight)
 }
 
-// marginOne sums a single-group model's leaves for one row.
+// stepDense is step for rows without missing values, where v >= threshold decides alone.
+// It skips bounds checks: NewPredictor builds node indices that stay inside nodes, and
+// callers have checked that row holds NumFeature values, more than any split's feature.
+func stepDense(nodes []node, row []float32, i int32) int32 {
+	n := (*node)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(nodes)), uintptr(i)*unsafe.Sizeof(node{})))
+	v := *(*float32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(row)), uintptr(n.feat)*4))
+	var r int32
+	if v >= n.cond {
+		r = 1
+	}
+	return n.left + r
+}
+
+// step moves one level down from node i for row.
+func step(nodes []node, row []float32, i int32) int32 {
+	n := &nodes[i]
+	return n.left + goRight(row[n.feat], n)
+}
+
+// walk4 walks four trees for one row at once. The four paths do not depend on each other,
+// so the processor overlaps their memory loads; a leaf is a fixed point, so walking a
+// shallower tree for the deepest tree's depth is harmless.
+func walk4(nodes []node, row []float32, t *[4]treeRef) (int32, int32, int32, int32) {
+	i0, i1, i2, i3 := t[0].root, t[1].root, t[2].root, t[3].root
+	for d := max(t[0].depth, t[1].depth, t[2].depth, t[3].depth); d > 0; d-- {
+		i0 = step(nodes, row, i0)
+		i1 = step(nodes, row, i1)
+		i2 = step(nodes, row, i2)
+		i3 = step(nodes, row, i3)
+	}
+	return i0, i1, i2, i3
+}
+
+// walk4Dense is walk4 for rows without missing values.
+func walk4Dense(nodes []node, row []float32, t *[4]treeRef) (int32, int32, int32, int32) {
+	i0, i1, i2, i3 := t[0].root, t[1].root, t[2].root, t[3].root
+	for d := max(t[0].depth, t[1].depth, t[2].depth, t[3].depth); d > 0; d-- {
+		i0 = stepDense(nodes, row, i0)
+		i1 = stepDense(nodes, row, i1)
+		i2 = stepDense(nodes, row, i2)
+		i3 = stepDense(nodes, row, i3)
+	}
+	return i0, i1, i2, i3
+}
+
+// walk8Dense walks eight trees at once for a row without missing values; eight
+// independent paths hide most of the load latency. The indices are separate variables so
+// that they stay in registers.
+func walk8Dense(nodes []node, row []float32, t *[8]treeRef) (i0, i1, i2, i3, i4, i5, i6, i7 int32) {
+	i0, i1, i2, i3 = t[0].root, t[1].root, t[2].root, t[3].root
+	i4, i5, i6, i7 = t[4].root, t[5].root, t[6].root, t[7].root
+	d := max(t[0].depth, t[1].depth, t[2].depth, t[3].depth, t[4].depth, t[5].depth, t[6].depth, t[7].depth)
+	for ; d > 0; d-- {
+		i0 = stepDense(nodes, row, i0)
+		i1 = stepDense(nodes, row, i1)
+		i2 = stepDense(nodes, row, i2)
+		i3 = stepDense(nodes, row, i3)
+		i4 = stepDense(nodes, row, i4)
+		i5 = stepDense(nodes, row, i5)
+		i6 = stepDense(nodes, row, i6)
+		i7 = stepDense(nodes, row, i7)
+	}
+	return
+}
+
+// hasNaN reports whether row holds a missing value.
+func hasNaN(row []float32) bool {
+	for _, v := range row {
+		if v != v {
+			return true
+		}
+	}
+	return false
+}
+
+// marginOne sums a single-group model's leaves for one row, in tree order.
 func (p *Predictor) marginOne(row []float32) float32 {
 	acc := p.baseMargin
-	if p.dart {
-		for k := range p.trees {
-			t := &p.trees[k]
-			acc += float32(p.values[p.leaf(t, row)] * t.weight)
+	nodes, values, trees := p.nodes, p.values, p.trees
+	k := 0
+	if !p.dart && !hasNaN(row) {
+		for ; k+8 <= len(trees); k += 8 {
+			i0, i1, i2, i3, i4, i5, i6, i7 := walk8Dense(nodes, row, (*[8]treeRef)(trees[k:k+8]))
+			acc += values[i0]
+			acc += values[i1]
+			acc += values[i2]
+			acc += values[i3]
+			acc += values[i4]
+			acc += values[i5]
+			acc += values[i6]
+			acc += values[i7]
 		}
-		return acc
+		for ; k+4 <= len(trees); k += 4 {
+			i0, i1, i2, i3 := walk4Dense(nodes, row, (*[4]treeRef)(trees[k:k+4]))
+			acc += values[i0]
+			acc += values[i1]
+			acc += values[i2]
+			acc += values[i3]
+		}
 	}
-	for k := range p.trees {
-		acc += p.values[p.leaf(&p.trees[k], row)]
+	if !p.dart {
+		for ; k+4 <= len(trees); k += 4 {
+			i0, i1, i2, i3 := walk4(nodes, row, (*[4]treeRef)(trees[k:k+4]))
+			acc += values[i0]
+			acc += values[i1]
+			acc += values[i2]
+			acc += values[i3]
+		}
+	}
+	for ; k < len(trees); k++ {
+		t := &trees[k]
+		acc += float32(values[p.leaf(t, row)] * t.weight)
 	}
 	return acc
 }
