@@ -27,7 +27,7 @@ if [[ ! -x $gw ]]; then
 	log "installing versitygw $VERSITYGW_VERSION into $bindir (about 1.5 minutes the first time)"
 	mkdir -p "$bindir"
 	# Install from outside the repository so its go.mod is neither read nor changed.
-	(cd / && GOBIN=$bindir CGO_ENABLED=0 GOFLAGS=-mod=mod go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION")
+	(cd / && GOBIN=$bindir CGO_ENABLED=0 go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION")
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sluice-s3test.XXXXXX")

@@ -86,9 +86,10 @@ func PackDir(dir string, w io.Writer) error {
 var ErrUnsafeArchive = errors.New("unsafe archive entry")
 
 // UnpackTarGz extracts a tar archive, gzip-compressed or not (it sniffs), into dir, creating dir
-// if needed. It is path-safe: absolute names, names with a ".." segment, symbolic links or hard
-// links that point outside dir, and device or FIFO entries are refused with ErrUnsafeArchive, and
-// every write goes through os.Root. Permission bits are kept without setuid, setgid or sticky
+// if needed. It is path-safe: absolute names, names with a ".." segment, symbolic links that
+// could resolve outside dir, hard links to anything but a regular file extracted earlier, entries
+// below a symbolic link, and device or FIFO entries are refused with ErrUnsafeArchive, and every
+// write goes through os.Root. Permission bits are kept without setuid, setgid or sticky
 // bits. Entries already present are replaced. An error can leave part of the archive extracted.
 func UnpackTarGz(r io.Reader, dir string) error {
 	zr, err := MaybeGunzip(r)

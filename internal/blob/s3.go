@@ -153,7 +153,8 @@ func (s *S3) EnsureBucket(ctx context.Context, bucket string) error {
 }
 
 // Put implements Store. S3 commits an object only when the upload completes, which makes Put
-// atomic; a stream of unknown size is uploaded in parts of S3Config.PartSize.
+// atomic; a stream of unknown size is uploaded in parts of S3Config.PartSize. Unlike Local, the
+// bucket must exist (see EnsureBucket); a missing one yields an error wrapping ErrNotExist.
 func (s *S3) Put(ctx context.Context, u URI, r io.Reader, size int64) error {
 	if err := u.validObject(); err != nil {
 		return fmt.Errorf("blob: put: %w", err)
