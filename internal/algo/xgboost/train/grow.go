@@ -405,21 +405,37 @@ func partitionRows[B binIndex](rows, tmp []uint32, q *quantized[B], f int, split
 	nl, nr := 0, 0
 	bins, nf := q.bins, q.cols
 	checkMissing, missing := q.hasMissing[f], q.missing[f]
+	if !checkMissing {
+		// Branch-free: write the row to both sides and advance one of them, since the
+		// direction is unpredictable. Overwriting rows[nl] is safe: nl never passes the
+		// row being read.
+		for _, r := range rows {
+			inc := 0
+			if int32(bins[int(r)*nf+f]) <= splitBin {
+				inc = 1
+			}
+			rows[nl] = r
+			tmp[nr] = r
+			nl += inc
+			nr += 1 - inc
+		}
+		copy(rows[nl:], tmp[:nr])
+		return nl
+	}
 	for _, r := range rows {
 		b := bins[int(r)*nf+f]
-		var left bool
-		if checkMissing && b == missing {
+		left := int32(b) <= splitBin
+		if b == missing {
 			left = defaultLeft
-		} else {
-			left = int32(b) <= splitBin
 		}
+		inc := 0
 		if left {
-			rows[nl] = r
-			nl++
-		} else {
-			tmp[nr] = r
-			nr++
+			inc = 1
 		}
+		rows[nl] = r
+		tmp[nr] = r
+		nl += inc
+		nr += 1 - inc
 	}
 	copy(rows[nl:], tmp[:nr])
 	return nl

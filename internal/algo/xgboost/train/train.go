@@ -28,31 +28,38 @@ import (
 // keeps every tree grown and records best_iteration, best_score and best_ntree_limit in
 // its attributes.
 func Train(ctx context.Context, p Params, train, valid *Matrix, log io.Writer) (*xgboost.Model, error) {
+	model, _, err := trainMargins(ctx, p, train, valid, log)
+	return model, err
+}
+
+// trainMargins is Train that also returns the final training margins as the trainer kept
+// them (through bins and row partitions), which tests compare with the written model.
+func trainMargins(ctx context.Context, p Params, train, valid *Matrix, log io.Writer) (*xgboost.Model, []float32, error) {
 	if err := p.Validate(); err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("train: %w", err)
 	}
 	obj, err := lookupObjective(p.Objective)
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("train: %w", err)
 	}
 	if err := train.Validate(); err != nil {
-		return nil, fmt.Errorf("train: training data: %w", err)
+		return nil, nil, fmt.Errorf("train: training data: %w", err)
 	}
 	if err := obj.checkLabels(train.Labels, p.NumClass); err != nil {
-		return nil, fmt.Errorf("train: training data: %w", err)
+		return nil, nil, fmt.Errorf("train: training data: %w", err)
 	}
 	if valid != nil {
 		if valid.Cols < train.Cols {
-			return nil, fmt.Errorf("train: validation data has %d feature columns, training data has %d", valid.Cols, train.Cols)
+			return nil, nil, fmt.Errorf("train: validation data has %d feature columns, training data has %d", valid.Cols, train.Cols)
 		}
 		if valid.Cols > train.Cols {
-			return nil, fmt.Errorf("train: validation data has %d feature columns, more than the %d of the training data", valid.Cols, train.Cols)
+			return nil, nil, fmt.Errorf("train: validation data has %d feature columns, more than the %d of the training data", valid.Cols, train.Cols)
 		}
 		if err := valid.Validate(); err != nil {
-			return nil, fmt.Errorf("train: validation data: %w", err)
+			return nil, nil, fmt.Errorf("train: validation data: %w", err)
 		}
 		if err := obj.checkLabels(valid.Labels, p.NumClass); err != nil {
-			return nil, fmt.Errorf("train: validation data: %w", err)
+			return nil, nil, fmt.Errorf("train: validation data: %w", err)
 		}
 	}
 	names := p.EvalMetrics
@@ -63,10 +70,10 @@ func Train(ctx context.Context, p Params, train, valid *Matrix, log io.Writer) (
 	for i, n := range names {
 		m, err := lookupMetric(n)
 		if err != nil {
-			return nil, fmt.Errorf("train: %w", err)
+			return nil, nil, fmt.Errorf("train: %w", err)
 		}
 		if m.multiclass != obj.multiclass {
-			return nil, fmt.Errorf("train: eval_metric %s does not apply to objective %s", n, p.Objective)
+			return nil, nil, fmt.Errorf("train: eval_metric %s does not apply to objective %s", n, p.Objective)
 		}
 		metrics[i] = m
 	}
@@ -89,7 +96,7 @@ type evalSet struct {
 	preds   []float32
 }
 
-func boost[B binIndex](ctx context.Context, p *Params, obj objective, metrics []metric, q *quantized[B], c *cuts, train, valid *Matrix, threads int, log io.Writer) (*xgboost.Model, error) {
+func boost[B binIndex](ctx context.Context, p *Params, obj objective, metrics []metric, q *quantized[B], c *cuts, train, valid *Matrix, threads int, log io.Writer) (*xgboost.Model, []float32, error) {
 	n := train.Rows
 	k := 1
 	if obj.multiclass {
@@ -128,7 +135,7 @@ func boost[B binIndex](ctx context.Context, p *Params, obj objective, metrics []
 	var line strings.Builder
 	for iter := 0; iter < p.NumRound; iter++ {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("train: stopped at round %d: %w", iter, err)
+			return nil, nil, fmt.Errorf("train: stopped at round %d: %w", iter, err)
 		}
 		parallelRanges(n, threads, 4096, func(lo, hi int) {
 			obj.gradients(p, trainSet.margins, train.Labels, train.Weights, gp, n, lo, hi)
@@ -174,7 +181,7 @@ func boost[B binIndex](ctx context.Context, p *Params, obj objective, metrics []
 		if log != nil {
 			line.WriteByte('\n')
 			if _, err := io.WriteString(log, line.String()); err != nil {
-				return nil, fmt.Errorf("train: write log: %w", err)
+				return nil, nil, fmt.Errorf("train: write log: %w", err)
 			}
 		}
 		if p.EarlyStoppingRounds > 0 {
@@ -200,9 +207,9 @@ func boost[B binIndex](ctx context.Context, p *Params, obj objective, metrics []
 		}
 	}
 	if err := model.Validate(); err != nil {
-		return nil, fmt.Errorf("train: built an invalid model: %w", err)
+		return nil, nil, fmt.Errorf("train: built an invalid model: %w", err)
 	}
-	return model, nil
+	return model, trainSet.margins, nil
 }
 
 // formatMetric prints a metric as XGBoost's Python callback does (five decimals).

@@ -1,0 +1,49 @@
+package train
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// benchQuantized builds a random dense uint8-quantised matrix of n rows and 28 features.
+func benchQuantized(n int) (*quantized[uint8], []gradPair, []uint32) {
+	const nf = 28
+	rng := rand.New(rand.NewPCG(1, 2))
+	q := &quantized[uint8]{rows: n, cols: nf, bins: make([]uint8, n*nf), offsets: make([]int32, nf+1),
+		missing: make([]uint8, nf), hasMissing: make([]bool, nf)}
+	for f := 0; f < nf; f++ {
+		q.offsets[f+1] = q.offsets[f] + 257
+	}
+	for i := range q.bins {
+		q.bins[i] = uint8(rng.IntN(256))
+	}
+	gp := make([]gradPair, n)
+	for i := range gp {
+		gp[i] = gradPair{float32(rng.NormFloat64()), 0.25}
+	}
+	rows := make([]uint32, n)
+	for i := range rows {
+		rows[i] = uint32(i)
+	}
+	return q, gp, rows
+}
+
+func BenchmarkBuildHist(b *testing.B) {
+	q, gp, rows := benchQuantized(1 << 18)
+	hist := make([]histBin, q.numSlots())
+	b.SetBytes(int64(len(rows) * q.cols))
+	for b.Loop() {
+		buildHist(q, gp, rows, hist)
+	}
+}
+
+func BenchmarkPartitionRows(b *testing.B) {
+	q, _, rows := benchQuantized(1 << 18)
+	work := make([]uint32, len(rows))
+	tmp := make([]uint32, len(rows))
+	b.SetBytes(int64(len(rows)))
+	for b.Loop() {
+		copy(work, rows)
+		partitionRows(work, tmp, q, 5, 127, false)
+	}
+}
