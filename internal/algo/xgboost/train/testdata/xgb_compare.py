@@ -19,7 +19,7 @@ import xgboost as xgb
 def load(path, fmt):
     if fmt == "libsvm":
         return xgb.DMatrix(path + "?format=libsvm")
-    data = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+    data = np.genfromtxt(path, delimiter=",", dtype=np.float64, filling_values=np.nan, ndmin=2)
     return xgb.DMatrix(data[:, 1:].astype(np.float32), label=data[:, 0].astype(np.float32), missing=np.nan)
 
 
