@@ -37,11 +37,13 @@ const (
 	MaxAdditionalInferenceSpecification = 15
 )
 
+// now reads the clock at millisecond precision, the precision of SageMaker's timestamps and of
+// the AWS SDKs, so a CreationTime a client read back filters exactly.
 func (s *Service) now() time.Time {
 	if s.Now != nil {
-		return s.Now().UTC().Truncate(time.Microsecond)
+		return s.Now().UTC().Truncate(time.Millisecond)
 	}
-	return time.Now().UTC().Truncate(time.Microsecond)
+	return time.Now().UTC().Truncate(time.Millisecond)
 }
 
 // NewGroup is a request to create a model package group.

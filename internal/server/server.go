@@ -21,6 +21,7 @@ import (
 	"github.com/sluice-ml/sluice/internal/awsapi"
 	"github.com/sluice-ml/sluice/internal/config"
 	"github.com/sluice-ml/sluice/internal/events"
+	"github.com/sluice-ml/sluice/internal/registry"
 	"github.com/sluice-ml/sluice/internal/store"
 )
 
@@ -78,6 +79,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 
 	smMux := awsapi.NewMux("SageMaker", log.With("api", "sagemaker"), metrics.observe)
 	smAPI := &sagemaker.API{Store: st, ARNs: arns, Log: log.With("api", "sagemaker")}
+	smAPI.Registry = &registry.Service{Store: st, ARNs: arns}
 	smAPI.Register(smMux)
 
 	verifier := &awsapi.Verifier{Keys: keyLookup{st}, Services: []string{"sagemaker"}, Log: log.With("component", "auth")}

@@ -189,8 +189,8 @@ func (tx *Tx) CountModelPackages(ctx context.Context, groupID int64) (int64, err
 }
 
 // NextVersion issues the next version number of the group with this ARN and the creation time
-// of that version: now, or just after the group's previous version if the clock has not moved
-// past it. The group row stays locked until the transaction ends, which serialises concurrent
+// of that version: now, or one millisecond (the precision of SageMaker's timestamps) after the
+// group's previous version if the clock has not moved past it. The group row stays locked until the transaction ends, which serialises concurrent
 // creates in one group.
 func (tx *Tx) NextVersion(ctx context.Context, groupARN string, now time.Time) (g ModelPackageGroup, version int64, created time.Time, err error) {
 	var createdNanos int64
@@ -198,7 +198,7 @@ func (tx *Tx) NextVersion(ctx context.Context, groupARN string, now time.Time) (
 	var groupCreated int64
 	err = tx.QueryRowContext(ctx, `UPDATE model_package_groups
 		SET latest_version = latest_version + 1,
-		    last_created_at = CASE WHEN $2 > last_created_at THEN $2 ELSE last_created_at + 1000 END
+		    last_created_at = CASE WHEN $2 > last_created_at THEN $2 ELSE last_created_at + 1000000 END
 		WHERE arn = $1
 		RETURNING id, arn, name, description, status, created_at, created_by, latest_version, last_created_at`,
 		groupARN, Nanos(now)).Scan(&g.ID, &g.ARN, &g.Name, &g.Description, &g.Status, &groupCreated, &by, &g.LatestVersion, &createdNanos)

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 
 	"github.com/sluice-ml/sluice/internal/awsapi"
+	"github.com/sluice-ml/sluice/internal/jobs"
+	"github.com/sluice-ml/sluice/internal/registry"
 	"github.com/sluice-ml/sluice/internal/store"
 )
 
@@ -15,9 +17,15 @@ type API struct {
 	Store *store.Store
 	ARNs  awsapi.ARNs
 	Log   *slog.Logger
+	// Registry is the model registry behind the ModelPackage operations.
+	Registry *registry.Service
+	// Jobs runs processing and training jobs.
+	Jobs *jobs.Runner
 }
 
 // Register adds every operation this server supports to mux.
 func (a *API) Register(mux *awsapi.Mux) {
 	a.registerTags(mux)
+	a.registerRegistry(mux)
+	a.registerJobs(mux)
 }
