@@ -403,7 +403,7 @@ func (g *grower[B]) partition(nodes []*growNode) {
 // going right after them (in order), returning the number going left.
 func partitionRows[B binIndex](rows, tmp []uint32, q *quantized[B], f int, splitBin int32, defaultLeft bool) int {
 	nl, nr := 0, 0
-	bins, nf := q.bins, q.cols
+	col := q.colBins[f*q.rows : (f+1)*q.rows]
 	checkMissing, missing := q.hasMissing[f], q.missing[f]
 	if !checkMissing {
 		// Branch-free: write the row to both sides and advance one of them, since the
@@ -411,7 +411,7 @@ func partitionRows[B binIndex](rows, tmp []uint32, q *quantized[B], f int, split
 		// row being read.
 		for _, r := range rows {
 			inc := 0
-			if int32(bins[int(r)*nf+f]) <= splitBin {
+			if int32(col[r]) <= splitBin {
 				inc = 1
 			}
 			rows[nl] = r
@@ -423,7 +423,7 @@ func partitionRows[B binIndex](rows, tmp []uint32, q *quantized[B], f int, split
 		return nl
 	}
 	for _, r := range rows {
-		b := bins[int(r)*nf+f]
+		b := col[r]
 		left := int32(b) <= splitBin
 		if b == missing {
 			left = defaultLeft

@@ -9,13 +9,14 @@ import (
 func benchQuantized(n int) (*quantized[uint8], []gradPair, []uint32) {
 	const nf = 28
 	rng := rand.New(rand.NewPCG(1, 2))
-	q := &quantized[uint8]{rows: n, cols: nf, bins: make([]uint8, n*nf), offsets: make([]int32, nf+1),
+	q := &quantized[uint8]{rows: n, cols: nf, bins: make([]uint8, n*nf), colBins: make([]uint8, n*nf), offsets: make([]int32, nf+1),
 		missing: make([]uint8, nf), hasMissing: make([]bool, nf)}
 	for f := 0; f < nf; f++ {
 		q.offsets[f+1] = q.offsets[f] + 257
 	}
 	for i := range q.bins {
 		q.bins[i] = uint8(rng.IntN(256))
+		q.colBins[(i%nf)*n+i/nf] = q.bins[i]
 	}
 	gp := make([]gradPair, n)
 	for i := range gp {

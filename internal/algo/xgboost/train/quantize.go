@@ -13,6 +13,10 @@ type binIndex interface{ ~uint8 | ~uint16 }
 type quantized[B binIndex] struct {
 	rows, cols int
 	bins       []B
+	// colBins holds the same cells column-major (feature f of row r at f*rows+r), so
+	// that routing rows through a split reads one small contiguous column, as
+	// XGBoost's ColumnMatrix does.
+	colBins []B
 	offsets    []int32
 	// missing[f] is feature f's missing code; hasMissing[f] says whether it can occur.
 	missing    []B
@@ -55,7 +59,7 @@ func fitsUint8(c *cuts) bool {
 
 // quantize bins every cell of m with the cuts, in parallel over row blocks.
 func quantize[B binIndex](m *Matrix, c *cuts, threads int) *quantized[B] {
-	q := &quantized[B]{rows: m.Rows, cols: m.Cols, bins: make([]B, m.Rows*m.Cols), offsets: slotLayout(c),
+	q := &quantized[B]{rows: m.Rows, cols: m.Cols, bins: make([]B, m.Rows*m.Cols), colBins: make([]B, m.Rows*m.Cols), offsets: slotLayout(c),
 		missing: make([]B, m.Cols), hasMissing: c.hasMissing}
 	for f := range q.missing {
 		q.missing[f] = B(c.numBins(f))
@@ -85,6 +89,7 @@ func quantize[B binIndex](m *Matrix, c *cuts, threads int) *quantized[B] {
 					b = B(searchBin(fc, x))
 				}
 				q.bins[i*m.Cols+f] = b
+				q.colBins[f*m.Rows+i] = b
 			}
 		}
 	})
