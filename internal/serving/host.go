@@ -348,3 +348,14 @@ func (h *Host) releasePort(port int) {
 	delete(h.ports, port)
 	h.portsMu.Unlock()
 }
+
+// CheckImage reports whether an image can be served here, without starting anything: an image
+// the catalog cannot resolve for serving is refused with the catalog's explanation.
+func (h *Host) CheckImage(image string, env map[string]string) error {
+	_, _, _, err := h.classify(ContainerSpec{Image: image, Environment: env})
+	if err != nil {
+		msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "serving: "), "runtime: ")
+		return errors.New(msg)
+	}
+	return nil
+}
