@@ -169,8 +169,8 @@ func (w *world) model(t *testing.T, name, image string) {
 	}
 }
 
-func i32(n int32) *int32       { return &n }
-func f64(f float64) *float64   { return &f }
+func i32(n int32) *int32     { return &n }
+func f64(f float64) *float64 { return &f }
 func variant(name, model string, weight float64, count int32) ProductionVariant {
 	return ProductionVariant{VariantName: name, ModelName: model, InitialInstanceCount: i32(count), InstanceType: "ml.m5.large", InitialVariantWeight: f64(weight)}
 }
