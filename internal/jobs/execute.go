@@ -79,7 +79,11 @@ func (r *Runner) execute(runCtx, jobCtx context.Context, j store.Job, a *active)
 	}
 	if x.log != nil {
 		if out.status != "" && err == nil {
-			x.log.note("the job ended: %s %s", out.status, firstLine(out.reason))
+			if out.reason != "" {
+				x.log.note("the job ended: %s: %s", out.status, firstLine(out.reason))
+			} else {
+				x.log.note("the job ended: %s", out.status)
+			}
 		}
 		x.log.Close()
 	}

@@ -19,8 +19,10 @@ import (
 	"github.com/sluice-ml/sluice/internal/api/native"
 	"github.com/sluice-ml/sluice/internal/api/sagemaker"
 	"github.com/sluice-ml/sluice/internal/awsapi"
+	"github.com/sluice-ml/sluice/internal/blob"
 	"github.com/sluice-ml/sluice/internal/config"
 	"github.com/sluice-ml/sluice/internal/events"
+	"github.com/sluice-ml/sluice/internal/jobs"
 	"github.com/sluice-ml/sluice/internal/registry"
 	"github.com/sluice-ml/sluice/internal/store"
 )
@@ -36,6 +38,8 @@ type Server struct {
 	listener net.Listener
 	http     *http.Server
 	actors   []actor
+	blobs    blob.Store
+	jobs     *jobs.Runner
 	// FirstStart is true when this start created the root access key.
 	FirstStart bool
 }
@@ -71,6 +75,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		st.Close()
 		return nil, fmt.Errorf("server: root access key: %w", err)
 	}
+	if s.blobs, err = openBlobStore(ctx, cfg); err == nil {
+		s.jobs, err = newJobRunner(cfg, st, s.blobs, log.With("component", "jobs"))
+	}
+	if err != nil {
+		if s.blobs != nil {
+			closeBlobStore(s.blobs)
+		}
+		ln.Close()
+		st.Close()
+		return nil, err
+	}
+	s.actors = append(s.actors, actor{name: "jobs", run: s.jobs.Run})
 
 	reg := prometheus.NewRegistry()
 	metrics := newAPIMetrics(reg)
@@ -80,6 +96,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	smMux := awsapi.NewMux("SageMaker", log.With("api", "sagemaker"), metrics.observe)
 	smAPI := &sagemaker.API{Store: st, ARNs: arns, Log: log.With("api", "sagemaker")}
 	smAPI.Registry = &registry.Service{Store: st, ARNs: arns}
+	smAPI.Jobs = s.jobs
 	smAPI.Register(smMux)
 
 	verifier := &awsapi.Verifier{Keys: keyLookup{st}, Services: []string{"sagemaker"}, Log: log.With("component", "auth")}
@@ -91,7 +108,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	mux.Handle("POST /{$}", verifier.Middleware(smMux))
 
 	nativeMux := http.NewServeMux()
-	(&native.API{Events: eventLog, Log: log.With("api", "native")}).Register(nativeMux)
+	(&native.API{Events: eventLog, Jobs: s.jobs, Blob: s.blobs, Log: log.With("api", "native")}).Register(nativeMux)
 	mux.Handle("/api/v1/", verifier.Middleware(nativeMux))
 
 	s.http = &http.Server{
@@ -108,6 +125,12 @@ func (s *Server) URL() string { return endpointURL(s.listener.Addr().String()) }
 // Store exposes the store, for tests and embedded use.
 func (s *Server) Store() *store.Store { return s.store }
 
+// Blob exposes the artifact store, for tests and embedded use.
+func (s *Server) Blob() blob.Store { return s.blobs }
+
+// Jobs exposes the job runner, for tests, benchmarks and embedded use.
+func (s *Server) Jobs() *jobs.Runner { return s.jobs }
+
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -122,6 +145,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 // The first part to fail stops the rest; its error is returned.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.store.Close()
+	defer closeBlobStore(s.blobs)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 

@@ -10,19 +10,26 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sluice-ml/sluice/internal/blob"
 	"github.com/sluice-ml/sluice/internal/events"
+	"github.com/sluice-ml/sluice/internal/jobs"
 )
 
 // API is the /api/v1 handler set.
 type API struct {
 	Events *events.Log
-	Log    *slog.Logger
+	// Jobs serves job logs; Blob serves the artifact store's objects.
+	Jobs *jobs.Runner
+	Blob blob.Store
+	Log  *slog.Logger
 }
 
 // Register adds the routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/events", handler(a.listEvents, a.Log))
 	mux.HandleFunc("GET /api/v1/events/stream", a.streamEvents)
+	a.registerJobs(mux)
+	a.registerObjects(mux)
 }
 
 // Error is a native API error: an HTTP status and a message; the body is
