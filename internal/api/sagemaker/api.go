@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/sluice-ml/sluice/internal/awsapi"
+	"github.com/sluice-ml/sluice/internal/hosting"
 	"github.com/sluice-ml/sluice/internal/jobs"
 	"github.com/sluice-ml/sluice/internal/registry"
 	"github.com/sluice-ml/sluice/internal/store"
@@ -21,6 +22,8 @@ type API struct {
 	Registry *registry.Service
 	// Jobs runs processing and training jobs.
 	Jobs *jobs.Runner
+	// Hosting holds models, endpoint configs and endpoints.
+	Hosting *hosting.Service
 }
 
 // Register adds every operation this server supports to mux.
@@ -28,4 +31,5 @@ func (a *API) Register(mux *awsapi.Mux) {
 	a.registerTags(mux)
 	a.registerRegistry(mux)
 	a.registerJobs(mux)
+	a.registerHosting(mux)
 }
