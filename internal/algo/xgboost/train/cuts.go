@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"math"
 	"slices"
 )
@@ -63,13 +64,20 @@ func buildCuts(m *Matrix, maxBin, threads int) *cuts {
 	hasMissing := make([]bool, m.Cols)
 	parallelFor(m.Cols, threads, func(f int) {
 		vals := make([]float32, 0, m.Rows)
-		for _, v := range m.Col(f) {
+		var weights []float32
+		if m.Weights != nil {
+			weights = make([]float32, 0, m.Rows)
+		}
+		for i, v := range m.Col(f) {
 			if !isNaN(v) {
 				vals = append(vals, v)
+				if weights != nil {
+					weights = append(weights, m.Weights[i])
+				}
 			}
 		}
 		hasMissing[f] = len(vals) < m.Rows
-		perFeature[f], minVals[f] = featureCutsFromValues(vals, maxBin)
+		perFeature[f], minVals[f] = featureCuts(vals, weights, maxBin)
 	})
 	c := &cuts{ptr: make([]uint32, m.Cols+1), minVals: minVals, hasMissing: hasMissing}
 	for f, fc := range perFeature {
@@ -79,32 +87,28 @@ func buildCuts(m *Matrix, maxBin, threads int) *cuts {
 	return c
 }
 
-// featureCutsFromValues returns the cut values and the minimum value XGBoost records for
-// one feature; vals (the non-missing values) is sorted in place.
-func featureCutsFromValues(vals []float32, maxBin int) ([]float32, float32) {
-	if len(vals) == 0 {
+// featureCuts returns the cut values and the minimum value XGBoost records for one
+// feature. vals are the feature's non-missing values (reordered in place) and weights
+// their instance weights, or nil for unit weights; like XGBoost's sketch, the quantiles
+// are weighted and zero-weight values are left out.
+func featureCuts(vals, weights []float32, maxBin int) ([]float32, float32) {
+	n := len(vals)
+	var exact []summaryEntry
+	if weights == nil {
+		exact = exactSummary(vals)
+	} else {
+		exact = weightedSummary(vals, weights)
+	}
+	if len(exact) == 0 {
 		// An empty column gets a single bin, as in XGBoost.
 		const mval = float32(1e-5)
 		return []float32{mval + (abs32(mval) + 1e-5)}, mval
 	}
-	sortFloat32(vals)
-	exact := make([]summaryEntry, 0, 64)
-	var wsum float32
-	for i := 0; i < len(vals); {
-		j := i + 1
-		for j < len(vals) && vals[j] == vals[i] {
-			j++
-		}
-		w := float32(j - i)
-		exact = append(exact, summaryEntry{rmin: wsum, rmax: wsum + w, wmin: w, value: vals[i]})
-		wsum += w
-		i = j
-	}
 	// XGBoost's column sketch keeps at most limit_size entries in its summary; while the
 	// column fits its buffer the summary is exact and only this pruning applies. (Longer
 	// columns go through its multi-level merge, which this exact summary approximates.)
-	exact = prune(exact, sketchLimitSize(len(vals), maxBin))
-	intermediate := min(len(vals), maxBin*sketchFactor)
+	exact = prune(exact, sketchLimitSize(n, maxBin))
+	intermediate := min(n, maxBin*sketchFactor)
 	reduced := prune(exact, intermediate)
 	maxNumBins := min(intermediate, maxBin)
 	final := prune(reduced, maxNumBins+1)
@@ -122,6 +126,52 @@ func featureCutsFromValues(vals []float32, maxBin int) ([]float32, float32) {
 	last := final[len(final)-1].value
 	out = append(out, last+(abs32(last)+1e-5))
 	return out, minVal
+}
+
+// exactSummary is the exact weighted quantile summary of unit-weight values: distinct
+// values with their counts.
+func exactSummary(vals []float32) []summaryEntry {
+	sortFloat32(vals)
+	exact := make([]summaryEntry, 0, 64)
+	var wsum float32
+	for i := 0; i < len(vals); {
+		j := i + 1
+		for j < len(vals) && vals[j] == vals[i] {
+			j++
+		}
+		w := float32(j - i)
+		exact = append(exact, summaryEntry{rmin: wsum, rmax: wsum + w, wmin: w, value: vals[i]})
+		wsum += w
+		i = j
+	}
+	return exact
+}
+
+// weightedSummary is the exact summary of weighted values: distinct values with their
+// summed weights, zero weights skipped.
+func weightedSummary(vals, weights []float32) []summaryEntry {
+	type vw struct{ v, w float32 }
+	pairs := make([]vw, 0, len(vals))
+	for i, v := range vals {
+		if weights[i] != 0 {
+			pairs = append(pairs, vw{v, weights[i]})
+		}
+	}
+	slices.SortFunc(pairs, func(a, b vw) int { return cmp.Compare(a.v, b.v) })
+	exact := make([]summaryEntry, 0, 64)
+	var wsum float32
+	for i := 0; i < len(pairs); {
+		w := pairs[i].w
+		j := i + 1
+		for j < len(pairs) && pairs[j].v == pairs[i].v {
+			w += pairs[j].w
+			j++
+		}
+		exact = append(exact, summaryEntry{rmin: wsum, rmax: wsum + w, wmin: w, value: pairs[i].v})
+		wsum += w
+		i = j
+	}
+	return exact
 }
 
 // sketchLimitSize is WQuantileSketch::LimitSizeLevel's limit_size for a column of n

@@ -91,7 +91,8 @@ func loadAbalone(t testing.TB) (train, test *Matrix) {
 	return train, test
 }
 
-// writeCSV writes m as label-first CSV without a header, with NaN as an empty cell.
+// writeCSV writes m as label-first CSV without a header, with NaN as an empty cell, and
+// the weight as the second column when m has weights.
 func writeCSV(t testing.TB, m *Matrix, path string) {
 	t.Helper()
 	f, err := os.Create(path)
@@ -101,6 +102,10 @@ func writeCSV(t testing.TB, m *Matrix, path string) {
 	w := bufio.NewWriter(f)
 	for i := 0; i < m.Rows; i++ {
 		w.WriteString(strconv.FormatFloat(float64(m.Labels[i]), 'g', -1, 32))
+		if m.Weights != nil {
+			w.WriteByte(',')
+			w.WriteString(strconv.FormatFloat(float64(m.Weights[i]), 'g', -1, 32))
+		}
 		for j := 0; j < m.Cols; j++ {
 			w.WriteByte(',')
 			if v := m.At(i, j); !isNaN(v) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -63,17 +64,50 @@ func xgbParams(hps map[string]string) map[string]any {
 // hyperparameters and expects the same trees.
 func TestModelsLoadInXGBoost(t *testing.T) {
 	py := pythonXGBoost(t)
+	type variant struct {
+		name      string
+		objective string
+		numClass  int
+		extra     map[string]string
+		weights   bool
+	}
+	var variants []variant
 	for _, oc := range objectiveCases {
-		t.Run(oc.objective, func(t *testing.T) {
+		variants = append(variants, variant{name: oc.objective, objective: oc.objective, numClass: oc.numClass})
+	}
+	variants = append(variants,
+		variant{name: "instance weights", objective: "reg:squarederror", weights: true},
+		variant{name: "weighted multi-class", objective: "multi:softprob", numClass: 3, weights: true},
+		variant{name: "scale_pos_weight", objective: "binary:logistic", extra: map[string]string{"scale_pos_weight": "3"}},
+		variant{name: "max_delta_step", objective: "reg:squarederror", extra: map[string]string{"max_delta_step": "0.5"}},
+		// 300 bins, and 256 bins plus a missing code, need two-byte bin indices.
+		variant{name: "max_bin 300", objective: "reg:squarederror", extra: map[string]string{"max_bin": "300"}},
+		variant{name: "max_bin 256 with missing", objective: "binary:logistic", extra: map[string]string{"max_bin": "256"}},
+	)
+	for _, vc := range variants {
+		oc := vc
+		t.Run(vc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			train := synthetic(2000, oc.objective, oc.numClass, true, 1)
 			test := synthetic(500, oc.objective, oc.numClass, true, 2)
+			if oc.weights {
+				rng := rand.New(rand.NewPCG(7, 8))
+				for _, m := range []*Matrix{train, test} {
+					m.Weights = make([]float32, m.Rows)
+					for i := range m.Weights {
+						m.Weights[i] = float32(rng.IntN(4)) * 0.5 // includes zero weights
+					}
+				}
+			}
 			writeCSV(t, train, filepath.Join(dir, "train.csv"))
 			writeCSV(t, test, filepath.Join(dir, "test.csv"))
 			hps := map[string]string{"num_round": "15", "objective": oc.objective, "max_depth": "4", "eta": "0.3",
 				"min_child_weight": "1", "max_bin": "64", "lambda": "1.5", "alpha": "0.1", "gamma": "0.05"}
 			if oc.numClass > 0 {
 				hps["num_class"] = strconv.Itoa(oc.numClass)
+			}
+			for k, v := range oc.extra {
+				hps[k] = v
 			}
 			p, err := ParseParams(hps)
 			if err != nil {
@@ -86,7 +120,7 @@ func TestModelsLoadInXGBoost(t *testing.T) {
 			modelPath := filepath.Join(dir, ModelFileName)
 			writeModel(t, m, modelPath)
 			res := runCompare(t, py, map[string]any{"train": filepath.Join(dir, "train.csv"), "test": filepath.Join(dir, "test.csv"),
-				"params": xgbParams(hps), "num_round": 15, "model": modelPath})
+				"params": xgbParams(hps), "num_round": 15, "model": modelPath, "weight_column": oc.weights})
 
 			ours := modelMargins(m, test)
 			if len(res.OursMargin) != len(ours) {

@@ -379,7 +379,7 @@ func TestTrainStopsWhenCancelled(t *testing.T) {
 func TestCuts(t *testing.T) {
 	t.Run("few distinct values: one bin per value", func(t *testing.T) {
 		vals := []float32{3, 1, 2, 2, 5, 1, 3}
-		fc, minVal := featureCutsFromValues(vals, 256)
+		fc, minVal := featureCuts(vals, nil, 256)
 		want := []float32{2, 3, 5, 5 + 5 + 1e-5}
 		if !slices.Equal(fc, want) {
 			t.Errorf("cuts %v, want %v", fc, want)
@@ -401,7 +401,7 @@ func TestCuts(t *testing.T) {
 		for i := range vals {
 			vals[i] = float32(rng.NormFloat64())
 		}
-		fc, _ := featureCutsFromValues(slices.Clone(vals), 16)
+		fc, _ := featureCuts(slices.Clone(vals), nil, 16)
 		if len(fc) != 16 || !slices.IsSorted(fc) {
 			t.Fatalf("cuts %v", fc)
 		}
@@ -431,4 +431,30 @@ func TestCuts(t *testing.T) {
 			t.Error("radix sort order differs")
 		}
 	})
+}
+
+// TestTwoByteBins covers the uint16 bin storage: more than 256 bins, or 256 bins plus the
+// missing code, and checks the trainer's margins against the written trees.
+func TestTwoByteBins(t *testing.T) {
+	for _, maxBin := range []string{"300", "256"} {
+		t.Run("max_bin="+maxBin, func(t *testing.T) {
+			x := synthetic(3000, "reg:squarederror", 0, true, 4)
+			p, err := ParseParams(map[string]string{"num_round": "5", "max_bin": maxBin})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fitsUint8(buildCuts(x, p.MaxBin, 2)) {
+				t.Fatal("cuts fit one byte; the test does not reach the uint16 path")
+			}
+			m, margins, err := trainMargins(context.Background(), p, x, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range modelMargins(m, x) {
+				if math.Abs(float64(v-margins[i])) > 1e-5 {
+					t.Fatalf("row %d: model margin %v, trainer margin %v", i, v, margins[i])
+				}
+			}
+		})
+	}
 }

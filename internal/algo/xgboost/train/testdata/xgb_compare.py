@@ -3,8 +3,9 @@
 Usage: xgb_compare.py SPEC.json OUT.json
 
 SPEC: {"train": csv, "test": csv, "params": {...}, "num_round": n, "model": path or null,
-       "format": "csv" or "libsvm", "nthread": n}
-CSV files have the label in the first column and no header; libsvm files are zero-based.
+       "format": "csv" or "libsvm", "nthread": n, "weight_column": bool}
+CSV files have the label in the first column (then the weight with weight_column) and no
+header; libsvm files are zero-based.
 OUT:  {"xgb_pred": [...], "xgb_margin": [...], "ours_pred": [...], "ours_margin": [...],
        "xgb_model": {...}, "train_seconds": s, "version": "..."}
 """
@@ -16,18 +17,21 @@ import numpy as np
 import xgboost as xgb
 
 
-def load(path, fmt):
+def load(path, fmt, weight_column=False):
     if fmt == "libsvm":
         return xgb.DMatrix(path + "?format=libsvm")
     data = np.genfromtxt(path, delimiter=",", dtype=np.float64, filling_values=np.nan, ndmin=2)
+    if weight_column:
+        return xgb.DMatrix(data[:, 2:].astype(np.float32), label=data[:, 0].astype(np.float32),
+                           weight=data[:, 1].astype(np.float32), missing=np.nan)
     return xgb.DMatrix(data[:, 1:].astype(np.float32), label=data[:, 0].astype(np.float32), missing=np.nan)
 
 
 def main():
     spec = json.load(open(sys.argv[1]))
     fmt = spec.get("format", "csv")
-    dtrain = load(spec["train"], fmt)
-    dtest = load(spec["test"], fmt)
+    dtrain = load(spec["train"], fmt, spec.get("weight_column", False))
+    dtest = load(spec["test"], fmt, spec.get("weight_column", False))
     out = {"version": xgb.__version__}
     if spec.get("num_round"):
         params = dict(spec["params"])
