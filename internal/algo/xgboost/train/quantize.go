@@ -17,7 +17,7 @@ type quantized[B binIndex] struct {
 	// that routing rows through a split reads one small contiguous column, as
 	// XGBoost's ColumnMatrix does.
 	colBins []B
-	offsets    []int32
+	offsets []int32
 	// missing[f] is feature f's missing code; hasMissing[f] says whether it can occur.
 	missing    []B
 	hasMissing []bool
