@@ -19,17 +19,25 @@ import (
 // XGBoost container names it.
 const ModelFileName = "xgboost-model"
 
+// optMLEnvVar is where the process runtime tells a job the /opt/ml folder is when it
+// cannot mount it there (runtime.OptMLEnvVar).
+const optMLEnvVar = "SLUICE_OPT_ML"
+
 // Main runs the training container contract of SageMaker's built-in XGBoost (the
 // `train` command of the image): it reads the hyperparameters and channel configuration
 // under <ml-root>/input/config, the train and optional validation channels under
 // <ml-root>/input/data, trains, and writes <ml-root>/model/xgboost-model. On failure it
 // writes the reason to <ml-root>/output/failure and returns the error, so the caller
-// exits non-zero. args are flags (--ml-root DIR, default /opt/ml); a leading "train"
-// argument, as `docker run <image> train` passes it, is accepted.
+// exits non-zero. args are flags (--ml-root DIR, default $SLUICE_OPT_ML or /opt/ml); a
+// leading "train" argument, as `docker run <image> train` passes it, is accepted.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet("train", flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	root := flags.String("ml-root", "/opt/ml", "root of the SageMaker training layout (input/, model/, output/)")
+	defaultRoot := "/opt/ml"
+	if env := os.Getenv(optMLEnvVar); env != "" {
+		defaultRoot = env
+	}
+	root := flags.String("ml-root", defaultRoot, "root of the SageMaker training layout (input/, model/, output/); default $"+optMLEnvVar+" or /opt/ml")
 	if len(args) > 0 && args[0] == "train" {
 		args = args[1:]
 	}

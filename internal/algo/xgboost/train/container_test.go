@@ -94,6 +94,19 @@ func TestMainTrainsAndWritesModel(t *testing.T) {
 	}
 }
 
+func TestMainFindsOptMLFromEnvironment(t *testing.T) {
+	root := mlRoot(t, map[string]string{"num_round": "1"}, map[string]string{"train": "text/csv"},
+		map[string]string{"train/d.csv": "1,2\n2,3\n"})
+	t.Setenv(optMLEnvVar, root)
+	var stdout, stderr bytes.Buffer
+	if err := Main(context.Background(), []string{"train"}, &stdout, &stderr); err != nil {
+		t.Fatalf("Main: %v\n%s", err, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(root, "model", ModelFileName)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestMainLibSVM(t *testing.T) {
 	root := mlRoot(t, map[string]string{"num_round": "3", "objective": "binary:logistic", "eval_metric": "auc", "min_child_weight": "0"},
 		map[string]string{"train": "text/libsvm", "validation": "libsvm"},
