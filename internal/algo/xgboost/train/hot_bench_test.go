@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"math/rand/v2"
 	"testing"
 )
@@ -46,5 +47,20 @@ func BenchmarkPartitionRows(b *testing.B) {
 	for b.Loop() {
 		copy(work, rows)
 		partitionRows(work, tmp, q, 5, 127, false)
+	}
+}
+
+// BenchmarkTrain times whole training runs (cuts, binning, 20 rounds of depth-6 trees) on
+// 200,000 rows; bench/train compares full-size runs with real XGBoost.
+func BenchmarkTrain(b *testing.B) {
+	x := synthetic(200_000, "binary:logistic", 0, true, 1)
+	p, err := ParseParams(map[string]string{"num_round": "20", "objective": "binary:logistic", "max_depth": "6"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Train(context.Background(), p, x, nil, nil); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
