@@ -47,7 +47,7 @@ const retain StateValue = "(retain)"
 // data is missing" (EvaluationPeriods 3, DatapointsToAlarm 3, evaluation range 5).
 func TestMissingDataTable(t *testing.T) {
 	rows := []struct {
-		points                                    string
+		points                                   string
 		missing, ignore, breaching, notBreaching StateValue
 	}{
 		{"0 - X - X", StateOK, StateOK, StateOK, StateOK},

@@ -170,7 +170,7 @@ func TestEndpointMetricsAndRates(t *testing.T) {
 	}
 	rows, _ := svc.Statistics(alarm.StatisticsQuery{Namespace: "AWS/SageMaker", MetricName: "ModelLatency",
 		Dimensions: []alarm.Dimension{{Name: "EndpointName", Value: "churn"}, {Name: "VariantName", Value: "AllTraffic"}},
-		Start: start, End: start.Add(time.Minute), Period: 60, ExtendedStatistics: []string{"p50", "p99"}})
+		Start:      start, End: start.Add(time.Minute), Period: 60, ExtendedStatistics: []string{"p50", "p99"}})
 	if len(rows) != 1 || rows[0].Unit != "Microseconds" {
 		t.Fatalf("latency percentiles: %+v", rows)
 	}
