@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sluice-ml/sluice/internal/blob"
+	"github.com/sluice-ml/sluice/internal/hosting"
 	"github.com/sluice-ml/sluice/internal/jobs"
 	"github.com/sluice-ml/sluice/internal/registry"
 	"github.com/sluice-ml/sluice/internal/store"
@@ -98,18 +99,11 @@ type JobRunner interface {
 	StopTrainingJob(ctx context.Context, name string) error
 }
 
-// ModelService creates SageMaker models for Model steps (the hosting package implements it).
+// ModelService creates SageMaker models for Model steps; *hosting.Service implements it.
 type ModelService interface {
-	// CreateModel creates a model from a CreateModel request (JSON, with ModelName set) and
-	// returns its ARN.
-	CreateModel(ctx context.Context, request json.RawMessage) (string, error)
-	// DescribeModel returns DescribeModel's response (JSON) for the named model, or an error
-	// wrapping ErrModelNotFound.
-	DescribeModel(ctx context.Context, name string) (json.RawMessage, error)
+	CreateModel(ctx context.Context, in hosting.NewModel) (hosting.Model, error)
+	DescribeModel(ctx context.Context, name string) (hosting.Model, error)
 }
-
-// ErrModelNotFound is what a ModelService wraps for a model that does not exist.
-var ErrModelNotFound = errors.New("model not found")
 
 // Defaults of EngineConfig.
 const (

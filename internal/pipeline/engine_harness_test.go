@@ -14,6 +14,7 @@ import (
 	"github.com/sluice-ml/sluice/internal/awsapi"
 	"github.com/sluice-ml/sluice/internal/blob"
 	"github.com/sluice-ml/sluice/internal/events"
+	"github.com/sluice-ml/sluice/internal/hosting"
 	"github.com/sluice-ml/sluice/internal/jobs"
 	"github.com/sluice-ml/sluice/internal/registry"
 	"github.com/sluice-ml/sluice/internal/store"
@@ -199,37 +200,32 @@ func (f *fakeJobs) created() []*fakeJob {
 // fakeModels is a ModelService keeping models in memory.
 type fakeModels struct {
 	mu     sync.Mutex
-	models map[string]json.RawMessage
+	models map[string]hosting.Model
 }
 
-func (m *fakeModels) CreateModel(ctx context.Context, req json.RawMessage) (string, error) {
-	var r struct{ ModelName string }
-	json.Unmarshal(req, &r)
+func (m *fakeModels) CreateModel(ctx context.Context, in hosting.NewModel) (hosting.Model, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.models == nil {
-		m.models = map[string]json.RawMessage{}
+		m.models = map[string]hosting.Model{}
 	}
-	if _, ok := m.models[r.ModelName]; ok {
-		return "", errors.New("model exists")
+	if _, ok := m.models[in.ModelName]; ok {
+		return hosting.Model{}, &hosting.Error{Kind: hosting.ErrExists, Message: "exists"}
 	}
-	arn := "arn:aws:sagemaker:us-east-1:000000000000:model/" + strings.ToLower(r.ModelName)
-	var doc map[string]any
-	json.Unmarshal(req, &doc)
-	doc["ModelArn"] = arn
-	b, _ := json.Marshal(doc)
-	m.models[r.ModelName] = b
-	return arn, nil
+	md := hosting.Model{ModelName: in.ModelName, ModelArn: "arn:aws:sagemaker:us-east-1:000000000000:model/" + strings.ToLower(in.ModelName),
+		PrimaryContainer: in.PrimaryContainer, ExecutionRoleArn: in.ExecutionRoleArn, CreationTime: time.Now()}
+	m.models[in.ModelName] = md
+	return md, nil
 }
 
-func (m *fakeModels) DescribeModel(ctx context.Context, name string) (json.RawMessage, error) {
+func (m *fakeModels) DescribeModel(ctx context.Context, name string) (hosting.Model, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	d, ok := m.models[name]
+	md, ok := m.models[name]
 	if !ok {
-		return nil, fmt.Errorf("model %s: %w", name, ErrModelNotFound)
+		return hosting.Model{}, &hosting.Error{Kind: hosting.ErrNotFound, Message: "Could not find model " + name}
 	}
-	return d, nil
+	return md, nil
 }
 
 // harness is an engine on a fresh SQLite store, with the fake job runner, a real local

@@ -2,8 +2,9 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+
+	"github.com/sluice-ml/sluice/internal/hosting"
 )
 
 // modelKind runs Model steps (the SDK's CreateModelStep, JSON type "Model"): the Arguments are
@@ -25,34 +26,37 @@ func (modelKind) start(ctx context.Context, a *attempt) outcome {
 		return failed("%v", err)
 	}
 	name := a.name()
-	desc, err := models.DescribeModel(ctx, name)
-	if errors.Is(err, ErrModelNotFound) {
-		args["ModelName"] = name
-		req, merr := json.Marshal(args)
-		if merr != nil {
-			return failed("step %q: %v", a.step.Name, merr)
+	m, err := models.DescribeModel(ctx, name)
+	if errors.Is(err, hosting.ErrNotFound) {
+		var in hosting.NewModel
+		if err := decodeInto(args, &in); err != nil {
+			return failed("step %q: %v", a.step.Name, err)
 		}
-		if _, err = models.CreateModel(ctx, req); err != nil {
-			var pe *Error
-			if errors.As(err, &pe) && errors.Is(err, ErrInvalid) {
-				return failed("%s", pe.Message)
-			}
-			return faulted("Creating the model %s failed: %v", name, err)
+		in.ModelName = name
+		m, err = models.CreateModel(ctx, in)
+		if errors.Is(err, hosting.ErrExists) {
+			m, err = models.DescribeModel(ctx, name)
 		}
-		desc, err = models.DescribeModel(ctx, name)
 	}
-	if err != nil {
-		return faulted("Describing the model %s failed: %v", name, err)
+	var he *hosting.Error
+	switch {
+	case errors.As(err, &he) && !errors.Is(err, hosting.ErrNotFound):
+		return failed("%s", he.Message)
+	case err != nil:
+		return faulted("Creating the model %s failed: %v", name, err)
 	}
-	props, err := decodeJSON(desc)
-	if err != nil {
-		return faulted("Describing the model %s returned bad JSON: %v", name, err)
-	}
-	arn, _ := props.(map[string]any)["ModelArn"].(string)
-	o := succeeded(props, map[string]any{"Model": map[string]any{"Arn": arn}})
-	o.resource = arn
+	o := succeeded(modelProperties(m), map[string]any{"Model": map[string]any{"Arn": m.ModelArn}})
+	o.resource = m.ModelArn
 	return o
 }
 
+// modelProperties is DescribeModel's response as a JSON value.
+func modelProperties(m hosting.Model) map[string]any {
+	p := toJSONMap(m)
+	delete(p, "Resolved")
+	p["CreationTime"] = epoch(m.CreationTime)
+	return p
+}
+
 func (modelKind) check(context.Context, *attempt) outcome { return outcome{status: StepExecuting} }
-func (modelKind) stop(context.Context, *attempt) error    { return nil }
+func (modelKind) stop(context.Context, *attempt) error     { return nil }
