@@ -174,112 +174,22 @@ func (p *Predictor) PredictMargin(row, out []float32) error {
 	return nil
 }
 
-// leaf walks one tree for one row and returns the index of the leaf reached.
-func (p *Predictor) leaf(t *treeRef, row []float32) int32 {
-	nodes := p.nodes
-	i := t.root
-	for d := t.depth; d > 0; d-- {
-		i = step(nodes, row, i)
-	}
-	return i
-}
-
-// goRight is 1 when v goes to the right child: v >= threshold, or v missing and the
-// default is right. At leaves (NaN threshold, missing-left) it is always 0.
-func goRight(v float32, n *node) int32 {
-	var ge, nan int32
-	if v >= n.cond {
-		ge = 1
-	}
-	if v != v {
-		nan = 1
-	}
-	return ge | (nan & n.missRight)
-}
-
-// stepDense is step for rows without missing values, where v >= threshold decides alone.
-// It skips bounds checks: NewPredictor builds node indices that stay inside nodes, and
-// callers have checked that row holds NumFeature values, more than any split's feature.
-func stepDense(nodes []node, row []float32, i int32) int32 {
-	n := (*node)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(nodes)), uintptr(i)*unsafe.Sizeof(node{})))
-	v := *(*float32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(row)), uintptr(n.feat)*4))
-	var r int32
-	if v >= n.cond {
-		r = 1
-	}
-	return n.left + r
-}
-
-// step moves one level down from node i for row.
-func step(nodes []node, row []float32, i int32) int32 {
-	n := &nodes[i]
-	return n.left + goRight(row[n.feat], n)
-}
-
-// walk4 walks four trees for one row at once. The four paths do not depend on each other,
-// so the processor overlaps their memory loads; a leaf is a fixed point, so walking a
-// shallower tree for the deepest tree's depth is harmless.
-func walk4(nodes []node, row []float32, t *[4]treeRef) (int32, int32, int32, int32) {
-	i0, i1, i2, i3 := t[0].root, t[1].root, t[2].root, t[3].root
-	for d := max(t[0].depth, t[1].depth, t[2].depth, t[3].depth); d > 0; d-- {
-		i0 = step(nodes, row, i0)
-		i1 = step(nodes, row, i1)
-		i2 = step(nodes, row, i2)
-		i3 = step(nodes, row, i3)
-	}
-	return i0, i1, i2, i3
-}
-
-// walk4Dense is walk4 for rows without missing values.
-func walk4Dense(nodes []node, row []float32, t *[4]treeRef) (int32, int32, int32, int32) {
-	i0, i1, i2, i3 := t[0].root, t[1].root, t[2].root, t[3].root
-	for d := max(t[0].depth, t[1].depth, t[2].depth, t[3].depth); d > 0; d-- {
-		i0 = stepDense(nodes, row, i0)
-		i1 = stepDense(nodes, row, i1)
-		i2 = stepDense(nodes, row, i2)
-		i3 = stepDense(nodes, row, i3)
-	}
-	return i0, i1, i2, i3
-}
-
-// walk8Dense walks eight trees at once for a row without missing values; eight
-// independent paths hide most of the load latency. The indices are separate variables so
-// that they stay in registers.
-func walk8Dense(nodes []node, row []float32, t *[8]treeRef) (i0, i1, i2, i3, i4, i5, i6, i7 int32) {
-	i0, i1, i2, i3 = t[0].root, t[1].root, t[2].root, t[3].root
-	i4, i5, i6, i7 = t[4].root, t[5].root, t[6].root, t[7].root
-	d := max(t[0].depth, t[1].depth, t[2].depth, t[3].depth, t[4].depth, t[5].depth, t[6].depth, t[7].depth)
-	for ; d > 0; d-- {
-		i0 = stepDense(nodes, row, i0)
-		i1 = stepDense(nodes, row, i1)
-		i2 = stepDense(nodes, row, i2)
-		i3 = stepDense(nodes, row, i3)
-		i4 = stepDense(nodes, row, i4)
-		i5 = stepDense(nodes, row, i5)
-		i6 = stepDense(nodes, row, i6)
-		i7 = stepDense(nodes, row, i7)
-	}
-	return
-}
-
-// hasNaN reports whether row holds a missing value.
-func hasNaN(row []float32) bool {
-	for _, v := range row {
-		if v != v {
-			return true
-		}
-	}
-	return false
-}
-
-// marginOne sums a single-group model's leaves for one row, in tree order.
+// marginOne sums a single-group model's leaves for one row, in tree order, from the base
+// margin. Each leaf is multiplied by its tree's weight, which is exactly 1 for gbtree, so
+// the sum is the same float32 sequence XGBoost computes.
 func (p *Predictor) marginOne(row []float32) float32 {
 	acc := p.baseMargin
-	nodes, values, trees := p.nodes, p.values, p.trees
+	nodes, values, trees := p.nodesPtr(), p.values, p.trees
+	rp := unsafe.Pointer(unsafe.SliceData(row))
+	dense := !hasNaN(row)
 	k := 0
-	if !p.dart && !hasNaN(row) {
+	if !p.dart {
+		walk := walk8Missing
+		if dense {
+			walk = walk8Dense
+		}
 		for ; k+8 <= len(trees); k += 8 {
-			i0, i1, i2, i3, i4, i5, i6, i7 := walk8Dense(nodes, row, (*[8]treeRef)(trees[k:k+8]))
+			i0, i1, i2, i3, i4, i5, i6, i7 := walk(nodes, rp, (*[8]treeRef)(trees[k:k+8]))
 			acc += values[i0]
 			acc += values[i1]
 			acc += values[i2]
@@ -289,26 +199,10 @@ func (p *Predictor) marginOne(row []float32) float32 {
 			acc += values[i6]
 			acc += values[i7]
 		}
-		for ; k+4 <= len(trees); k += 4 {
-			i0, i1, i2, i3 := walk4Dense(nodes, row, (*[4]treeRef)(trees[k:k+4]))
-			acc += values[i0]
-			acc += values[i1]
-			acc += values[i2]
-			acc += values[i3]
-		}
-	}
-	if !p.dart {
-		for ; k+4 <= len(trees); k += 4 {
-			i0, i1, i2, i3 := walk4(nodes, row, (*[4]treeRef)(trees[k:k+4]))
-			acc += values[i0]
-			acc += values[i1]
-			acc += values[i2]
-			acc += values[i3]
-		}
 	}
 	for ; k < len(trees); k++ {
 		t := &trees[k]
-		acc += float32(values[p.leaf(t, row)] * t.weight)
+		acc += float32(values[walk1(nodes, rp, t, dense)] * t.weight)
 	}
 	return acc
 }
@@ -318,13 +212,24 @@ func (p *Predictor) marginsMulti(row, margins []float32) {
 	for g := range margins {
 		margins[g] = p.baseMargin
 	}
-	for k := range p.trees {
-		t := &p.trees[k]
-		v := p.values[p.leaf(t, row)]
-		if p.dart {
-			v = float32(v * t.weight)
+	nodes, values, trees := p.nodesPtr(), p.values, p.trees
+	rp := unsafe.Pointer(unsafe.SliceData(row))
+	dense := !hasNaN(row)
+	walk := walk8Missing
+	if dense {
+		walk = walk8Dense
+	}
+	k := 0
+	for ; k+8 <= len(trees); k += 8 {
+		t := (*[8]treeRef)(trees[k : k+8])
+		i0, i1, i2, i3, i4, i5, i6, i7 := walk(nodes, rp, t)
+		for j, i := range [8]int32{i0, i1, i2, i3, i4, i5, i6, i7} {
+			margins[t[j].group] += float32(values[i] * t[j].weight)
 		}
-		margins[t.group] += v
+	}
+	for ; k < len(trees); k++ {
+		t := &trees[k]
+		margins[t.group] += float32(values[walk1(nodes, rp, t, dense)] * t.weight)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"unsafe"
 )
 
 const (
@@ -102,43 +103,31 @@ func (p *Predictor) predictRange(rows []float32, nfeat, lo, hi int, out []float3
 }
 
 // addTree adds one tree's leaves for nb rows of block to m[r*stride]. Rows are walked
-// eight at a time so their independent paths overlap.
+// eight at a time so that their independent paths overlap.
 func (p *Predictor) addTree(t *treeRef, block []float32, nfeat, nb int, m []float32, stride int, dense bool) {
-	nodes, values := p.nodes, p.values
+	nodes, values := p.nodesPtr(), p.values
+	base := unsafe.Pointer(unsafe.SliceData(block))
+	rowBytes := uintptr(nfeat) * 4
+	walk := rows8Missing
+	if dense {
+		walk = rows8Dense
+	}
 	r := 0
-	if dense && !p.dart {
-		for ; r+8 <= nb; r += 8 {
-			rows := block[r*nfeat : (r+8)*nfeat]
-			i0, i1, i2, i3, i4, i5, i6, i7 := t.root, t.root, t.root, t.root, t.root, t.root, t.root, t.root
-			r0, r1, r2, r3 := rows[0:nfeat], rows[nfeat:2*nfeat], rows[2*nfeat:3*nfeat], rows[3*nfeat:4*nfeat]
-			r4, r5, r6, r7 := rows[4*nfeat:5*nfeat], rows[5*nfeat:6*nfeat], rows[6*nfeat:7*nfeat], rows[7*nfeat:8*nfeat]
-			for d := t.depth; d > 0; d-- {
-				i0 = stepDense(nodes, r0, i0)
-				i1 = stepDense(nodes, r1, i1)
-				i2 = stepDense(nodes, r2, i2)
-				i3 = stepDense(nodes, r3, i3)
-				i4 = stepDense(nodes, r4, i4)
-				i5 = stepDense(nodes, r5, i5)
-				i6 = stepDense(nodes, r6, i6)
-				i7 = stepDense(nodes, r7, i7)
-			}
-			mm := m[r*stride:]
-			mm[0] += values[i0]
-			mm[stride] += values[i1]
-			mm[2*stride] += values[i2]
-			mm[3*stride] += values[i3]
-			mm[4*stride] += values[i4]
-			mm[5*stride] += values[i5]
-			mm[6*stride] += values[i6]
-			mm[7*stride] += values[i7]
-		}
+	for ; r+8 <= nb; r += 8 {
+		i0, i1, i2, i3, i4, i5, i6, i7 := walk(nodes, unsafe.Add(base, uintptr(r)*rowBytes), rowBytes, t)
+		mm := m[r*stride : r*stride+7*stride+1]
+		mm[0] += float32(values[i0] * t.weight)
+		mm[stride] += float32(values[i1] * t.weight)
+		mm[2*stride] += float32(values[i2] * t.weight)
+		mm[3*stride] += float32(values[i3] * t.weight)
+		mm[4*stride] += float32(values[i4] * t.weight)
+		mm[5*stride] += float32(values[i5] * t.weight)
+		mm[6*stride] += float32(values[i6] * t.weight)
+		mm[7*stride] += float32(values[i7] * t.weight)
 	}
 	for ; r < nb; r++ {
-		v := values[p.leaf(t, block[r*nfeat:(r+1)*nfeat])]
-		if p.dart {
-			v = float32(v * t.weight)
-		}
-		m[r*stride] += v
+		row := unsafe.Add(base, uintptr(r)*rowBytes)
+		m[r*stride] += float32(values[walk1(nodes, row, t, dense)] * t.weight)
 	}
 }
 
