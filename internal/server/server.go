@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sluice-ml/sluice/internal/alarm"
 	"github.com/sluice-ml/sluice/internal/api/native"
 	"github.com/sluice-ml/sluice/internal/api/sagemaker"
 	"github.com/sluice-ml/sluice/internal/awsapi"
@@ -40,6 +41,7 @@ type Server struct {
 	actors   []actor
 	blobs    blob.Store
 	jobs     *jobs.Runner
+	alarms   *alarm.Service
 	// FirstStart is true when this start created the root access key.
 	FirstStart bool
 }
@@ -87,6 +89,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	s.actors = append(s.actors, actor{name: "jobs", run: s.jobs.Run})
+	if s.alarms, err = newAlarms(ctx, cfg, st, log.With("component", "alarms")); err != nil {
+		closeBlobStore(s.blobs)
+		ln.Close()
+		st.Close()
+		return nil, err
+	}
+	s.actors = append(s.actors, actor{name: "alarms", run: s.alarms.Run})
 
 	reg := prometheus.NewRegistry()
 	metrics := newAPIMetrics(reg)
@@ -99,13 +108,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	smAPI.Jobs = s.jobs
 	smAPI.Register(smMux)
 
-	verifier := &awsapi.Verifier{Keys: keyLookup{st}, Services: []string{"sagemaker"}, Log: log.With("component", "auth")}
+	verifier := &awsapi.Verifier{Keys: keyLookup{st}, Services: []string{"sagemaker", "monitoring"}, Log: log.With("component", "auth")}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("POST /{$}", verifier.Middleware(smMux))
+	mux.Handle("POST /{$}", mountCloudWatch(mux, s.alarms, verifier, metrics.observe, log.With("api", "cloudwatch"), verifier.Middleware(smMux)))
 
 	nativeMux := http.NewServeMux()
 	(&native.API{Events: eventLog, Jobs: s.jobs, Blob: s.blobs, Log: log.With("api", "native")}).Register(nativeMux)

@@ -35,7 +35,9 @@ type treeRef struct {
 // features are float32, a split sends x < threshold left, NaN is missing and follows the
 // node's default direction, leaves are summed in float32 in tree order from the base margin,
 // and the objective's transform is applied (sigmoid, softmax, exp, argmax for multi:softmax).
-// A Predictor is immutable and safe for concurrent use.
+// Callers holding float64 features (parsed CSV, JSON) convert each with float32(x), which
+// rounds to nearest as XGBoost's Python and C readers do; sparse input (libsvm) fills the
+// absent features with NaN. A Predictor is immutable and safe for concurrent use.
 type Predictor struct {
 	nodes      []node
 	values     []float32 // leaf value per node (0 for splits)
