@@ -20,6 +20,10 @@ import (
 // maxReason is SageMaker's limit on FailureReason and ExitMessage.
 const maxReason = 1024
 
+// jobEnvVar carries the job's ARN in its environment, which lets a restarted server recognise
+// the job's leftover processes.
+const jobEnvVar = "SLUICE_JOB_ARN"
+
 // errLostClaim means another runner took the job over; this execution must leave it alone.
 var errLostClaim = errors.New("jobs: the job's claim was taken over")
 
@@ -180,7 +184,7 @@ func (x *execution) runProcess(cmd runtime.Command, env []string, isolate bool, 
 	spec := runtime.Spec{
 		Command:          cmd,
 		Workspace:        x.ml,
-		Env:              env,
+		Env:              append(env, jobEnvVar+"="+x.arn),
 		NetworkIsolation: isolate,
 		StopGrace:        x.r.cfg.StopGrace,
 		Stdout:           x.log,

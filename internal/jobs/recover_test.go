@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -92,14 +93,25 @@ func markRunning(t *testing.T, st *store.Store, arn string, edit func(j *store.J
 	}
 }
 
-func TestRecoveryDecisions(t *testing.T) {
-	// A process group that is still alive, as if the job's process survived the server.
-	leftover := exec.Command("sleep", "60")
-	leftover.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := leftover.Start(); err != nil {
+// startGroup starts a sleeping process group with extra environment, standing for processes
+// that outlived the server.
+func startGroup(t *testing.T, env ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sleep", "60")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { syscall.Kill(-leftover.Process.Pid, syscall.SIGKILL); leftover.Wait() })
+	go cmd.Wait()
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	return cmd
+}
+
+func TestRecoveryDecisions(t *testing.T) {
+	arn := "arn:aws:sagemaker:us-east-1:000000000000:processing-job/recover"
+	foreign := startGroup(t)
+	leftover := startGroup(t, "SLUICE_JOB_ARN="+arn)
 
 	cases := []struct {
 		name       string
@@ -109,7 +121,8 @@ func TestRecoveryDecisions(t *testing.T) {
 		wantRuns   bool
 	}{
 		{"own job, process gone", func(j *store.Job) { j.Owner, j.PID = "me", 0 }, jobs.StatusCompleted, "", true},
-		{"own job, process alive", func(j *store.Job) { j.Owner, j.PID = "me", leftover.Process.Pid }, jobs.StatusFailed, "is still alive", false},
+		{"own job, leftover children are ended", func(j *store.Job) { j.Owner, j.PID = "me", leftover.Process.Pid }, jobs.StatusCompleted, "", true},
+		{"own job, group ID reused by others", func(j *store.Job) { j.Owner, j.PID = "me", foreign.Process.Pid }, jobs.StatusCompleted, "", true},
 		{"own job, out of attempts", func(j *store.Job) { j.Owner, j.Attempt = "me", jobs.DefaultMaxAttempts }, jobs.StatusFailed, "attempts", false},
 		{"own job, stop requested", func(j *store.Job) { j.Owner, j.StopRequested, j.Status = "me", true, jobs.StatusStopping }, jobs.StatusStopped, "stopped while", false},
 		{"abandoned by another runner", func(j *store.Job) { j.Owner, j.HeartbeatAt = "other", time.Now().Add(-time.Hour) }, jobs.StatusCompleted, "", true},
@@ -135,6 +148,9 @@ func TestRecoveryDecisions(t *testing.T) {
 			if ran := strings.Contains(h2.log(jobs.KindProcessing, "recover"), "ran"); ran != c.wantRuns {
 				t.Errorf("job ran again: %v, want %v", ran, c.wantRuns)
 			}
+			if !groupAlive(foreign.Process.Pid) {
+				t.Errorf("recovery killed a process group that was not the job's")
+			}
 		})
 	}
 }
@@ -153,5 +169,24 @@ func TestLiveClaimOfAnotherRunnerIsLeftAlone(t *testing.T) {
 	j, _ := h2.runner.DescribeProcessingJob(context.Background(), "busy-elsewhere")
 	if j.ProcessingJobStatus != jobs.StatusInProgress || j.Attempt != 1 {
 		t.Errorf("a job another live runner holds was touched: %s attempt %d", j.ProcessingJobStatus, j.Attempt)
+	}
+}
+
+func TestLeftoverChildrenOfAJobAreEnded(t *testing.T) {
+	arn := "arn:aws:sagemaker:us-east-1:000000000000:processing-job/recover"
+	h := newHarness(t, nil, func(cfg *jobs.Config) { cfg.Owner = "me" })
+	h.stop()
+	r, _ := jobs.New(h.cfg)
+	if _, err := r.CreateProcessingJob(context.Background(), processing("recover", "echo ran")); err != nil {
+		t.Fatal(err)
+	}
+	leftover := startGroup(t, "SLUICE_JOB_ARN="+arn)
+	markRunning(t, h.store, arn, func(j *store.Job) { j.Owner, j.PID = "me", leftover.Process.Pid })
+	h2 := startHarness(t, h.cfg, h.blob)
+	if j := h2.waitProcessing("recover"); j.ProcessingJobStatus != jobs.StatusCompleted || j.Attempt != 2 {
+		t.Fatalf("%s attempt %d %q", j.ProcessingJobStatus, j.Attempt, j.FailureReason)
+	}
+	if !waitGone(leftover.Process.Pid) {
+		t.Errorf("the job's leftover process group %d is still alive", leftover.Process.Pid)
 	}
 }

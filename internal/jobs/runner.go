@@ -184,6 +184,12 @@ func (r *Runner) recover(ctx context.Context, own bool) error {
 
 // requeue puts an interrupted job back in the queue, or ends it.
 func (r *Runner) requeue(ctx context.Context, j store.Job, sameHost bool) error {
+	// The job's own process died with the server, but its children may live on; they must be
+	// gone before the job runs again.
+	var leftovers error
+	if sameHost && j.PID > 0 && !j.StopRequested {
+		leftovers = endLeftovers(j.PID, j.ARN)
+	}
 	var queued bool
 	rec, err := r.update(ctx, j.ARN, func(rec *record) error {
 		if rec.Phase != store.JobRunning || rec.Owner != j.Owner {
@@ -201,10 +207,10 @@ func (r *Runner) requeue(ctx context.Context, j store.Job, sameHost bool) error 
 		switch {
 		case rec.StopRequested || rec.Status == StatusStopping:
 			end(StatusStopped, SecondaryStopped, "The job was stopped while "+why+".")
-		case sameHost && rec.PID > 0 && processGroupAlive(rec.PID):
+		case leftovers != nil:
 			end(StatusFailed, SecondaryFailed, fmt.Sprintf(
-				"InternalServerError: %s while the job was running, and its process group %d is still alive; the job was not run again, so that two copies never write the same outputs. End those processes and create the job again.",
-				capitalize(why), rec.PID))
+				"InternalServerError: %s while the job was running, and its process group %d could not be ended (%v); the job was not run again, so that two copies never write the same outputs. End those processes and create the job again.",
+				capitalize(why), rec.PID, leftovers))
 		case rec.Attempt >= r.cfg.MaxAttempts:
 			end(StatusFailed, SecondaryFailed, fmt.Sprintf(
 				"InternalServerError: %s during each of the job's %d attempts; it is not run again.", why, rec.Attempt))
