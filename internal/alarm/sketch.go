@@ -186,7 +186,9 @@ func (s *Sketch) Quantile(q float64) float64 {
 		return math.NaN()
 	}
 	q = min(max(q, 0), 1)
-	rank := math.Ceil(q * s.count)
+	// The epsilon keeps decimal percentiles exact: 0.999 × 1000 is 999.0000000000001 in floating
+	// point, whose ceiling would skip to rank 1000.
+	rank := math.Ceil(q*s.count - 1e-9)
 	if rank < 1 {
 		rank = 1
 	}

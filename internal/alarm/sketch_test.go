@@ -10,7 +10,7 @@ import (
 // exactQuantile is the nearest-rank quantile ⌈q·n⌉ of sorted values, the definition the
 // sketch approximates.
 func exactQuantile(sorted []float64, q float64) float64 {
-	k := int(math.Ceil(q * float64(len(sorted))))
+	k := int(math.Ceil(q*float64(len(sorted)) - 1e-9))
 	if k < 1 {
 		k = 1
 	}
@@ -81,6 +81,15 @@ func TestSketchEdges(t *testing.T) {
 	s.Add(42, 3.5) // fractional counts come from PutMetricData Counts
 	if got := s.Quantile(0.99); relErr(got, 42) > SketchRelativeAccuracy() {
 		t.Fatalf("single value: %v", got)
+	}
+	// Decimal percentiles land on the exact rank: p99.9 of 1000 values is the 999th.
+	var dec Sketch
+	dec.Add(10, 900)
+	dec.Add(20, 99)
+	dec.Add(500, 1)
+	p999, _ := ParseStatistic("p99.9")
+	if got := dec.Quantile(p999.q); relErr(got, 20) > SketchRelativeAccuracy() {
+		t.Fatalf("p99.9 of 900×10, 99×20, 1×500 = %v, want ≈20", got)
 	}
 	// A sketch past its bin budget keeps the top exact and coarsens only the bottom.
 	var wide Sketch
