@@ -188,7 +188,7 @@ func TestLoadModelForms(t *testing.T) {
 		}, ""},
 		{"tar.gz without the model", func(dir string) string { return modelTarGz(t, dir, "model.bin", m) }, "no xgboost-model in the archive"},
 		{"empty directory", func(dir string) string { return dir }, "neither model.tar.gz nor xgboost-model"},
-		{"pickle", func(dir string) string { return writeFile(t, filepath.Join(dir, "xgboost-model"), "\x80\x04pickle") }, "not an XGBoost JSON or UBJSON model"},
+		{"pickle", func(dir string) string { return writeFile(t, filepath.Join(dir, "xgboost-model"), "\x80\x04pickle") }, "not an XGBoost JSON, UBJSON or binary model"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,7 +4,8 @@
 //
 // The trainer builds a Model and calls WriteJSON; endpoints and batch transform call Load and
 // NewPredictor. A model written here loads in real XGBoost (Booster.load_model), and a model
-// saved by real XGBoost (JSON or UBJSON, gbtree or dart, numerical splits) loads here.
+// saved by real XGBoost 1.x (JSON, UBJSON, or the deprecated binary format that SageMaker's
+// XGBoost containers write to xgboost-model; gbtree or dart; numerical splits) loads here.
 package xgboost
 
 import (

@@ -12,7 +12,8 @@ import (
 func FuzzParse(f *testing.F) {
 	paths, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
 	ubj, _ := filepath.Glob(filepath.Join("testdata", "*.ubj"))
-	for _, p := range append(paths, ubj...) {
+	bin, _ := filepath.Glob(filepath.Join("testdata", "*.bin"))
+	for _, p := range append(append(paths, ubj...), bin...) {
 		if b, err := os.ReadFile(p); err == nil && len(b) < 40_000 {
 			f.Add(b)
 		}

@@ -15,8 +15,9 @@ import (
 // maxModelBytes bounds what Load reads, so a wrong file cannot exhaust memory.
 const maxModelBytes = 1 << 30
 
-// Load reads an XGBoost model saved as JSON or UBJSON (detected from the first bytes, as
-// XGBoost itself does) and returns it validated. Only tree boosters with numerical splits
+// Load reads an XGBoost model saved as JSON, UBJSON or XGBoost 1.x's deprecated binary
+// format (detected from the first bytes, as XGBoost itself does) and returns it validated.
+// The binary format is what SageMaker's XGBoost containers write to xgboost-model. Only tree boosters with numerical splits
 // are supported; anything else is reported with ErrUnsupported.
 func Load(r io.Reader) (*Model, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxModelBytes+1))
@@ -31,9 +32,19 @@ func Load(r io.Reader) (*Model, error) {
 
 // Parse decodes an XGBoost model held in memory; see Load.
 func Parse(data []byte) (*Model, error) {
+	if isBinary(data) {
+		m, err := parseBinary(data)
+		if err != nil {
+			return nil, fmt.Errorf("xgboost load: binary model: %w", err)
+		}
+		if err := m.Validate(); err != nil {
+			return nil, fmt.Errorf("xgboost load: %w", err)
+		}
+		return m, nil
+	}
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) < 2 || trimmed[0] != '{' {
-		return nil, errors.New("xgboost load: not an XGBoost JSON or UBJSON model (expected '{')")
+		return nil, errors.New("xgboost load: not an XGBoost JSON, UBJSON or binary model")
 	}
 	if isUBJSON(trimmed) {
 		js, err := ubjsonToJSON(trimmed)

@@ -29,6 +29,15 @@ func mutated(t *testing.T, edit func(learner map[string]any)) []byte {
 	return out
 }
 
+func binaryFixture(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "reg_squarederror.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func firstTree(l map[string]any) map[string]any {
 	gb := l["gradient_booster"].(map[string]any)
 	return gb["model"].(map[string]any)["trees"].([]any)[0].(map[string]any)
@@ -41,10 +50,14 @@ func TestParseRejects(t *testing.T) {
 		wantErr     string
 		unsupported bool
 	}{
-		{"empty", func(*testing.T) []byte { return nil }, "not an XGBoost JSON or UBJSON model", false},
-		{"csv", func(*testing.T) []byte { return []byte("1,2,3\n") }, "not an XGBoost JSON or UBJSON model", false},
+		{"empty", func(*testing.T) []byte { return nil }, "not an XGBoost JSON, UBJSON or binary model", false},
+		{"csv", func(*testing.T) []byte { return []byte("1,2,3\n") }, "not an XGBoost JSON, UBJSON or binary model", false},
 		{"broken json", func(*testing.T) []byte { return []byte(`{"learner": [`) }, "json", false},
 		{"truncated ubjson", func(*testing.T) []byte { return []byte("{L\x00\x00\x00\x00\x00\x00\x00\x07lear") }, "ubjson", false},
+		{"truncated binary", func(t *testing.T) []byte { return binaryFixture(t)[:300] }, "binary model", false},
+		{"binary with another booster", func(t *testing.T) []byte {
+			return bytes.Replace(binaryFixture(t), []byte("gbtree"), []byte("gbline"), 1)
+		}, `booster "gbline"`, true},
 		{"unknown objective", func(t *testing.T) []byte {
 			return mutated(t, func(l map[string]any) { l["objective"] = map[string]any{"name": "reg:nonsense"} })
 		}, `unknown objective "reg:nonsense"`, false},

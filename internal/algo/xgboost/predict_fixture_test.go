@@ -144,7 +144,7 @@ func compare(t *testing.T, what string, got []float32, want [][]float64) {
 }
 
 // TestRealXGBoostFixtures checks models saved by real XGBoost 1.7 (committed under testdata,
-// JSON and UBJSON) against the predictions XGBoost recorded for them, and that writing each
+// as JSON, UBJSON and the deprecated binary format) against the predictions XGBoost recorded for them, and that writing each
 // model back out and reading it again changes nothing.
 func TestRealXGBoostFixtures(t *testing.T) {
 	if *update {
@@ -158,7 +158,7 @@ func TestRealXGBoostFixtures(t *testing.T) {
 	for _, path := range paths {
 		name := strings.TrimSuffix(filepath.Base(path), ".cases.json")
 		c := readCases(t, path)
-		for _, ext := range []string{".json", ".ubj"} {
+		for _, ext := range []string{".json", ".ubj", ".bin"} {
 			t.Run(name+ext, func(t *testing.T) {
 				m := loadFile(t, filepath.Join("testdata", name+ext))
 				p, err := NewPredictor(m)
@@ -200,7 +200,7 @@ func TestCompatWithXGBoost(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(path), ".cases.json")
 		t.Run(name, func(t *testing.T) {
 			c := readCases(t, path)
-			for _, ext := range []string{".json", ".ubj"} {
+			for _, ext := range []string{".json", ".ubj", ".bin"} {
 				m := loadFile(t, filepath.Join(dir, name+ext))
 				p, err := NewPredictor(m)
 				if err != nil {
@@ -276,7 +276,7 @@ func compareCases(t *testing.T, what string, got, want *cases) {
 func TestFixtureFilesComplete(t *testing.T) {
 	for _, path := range fixtureNames(t) {
 		name := strings.TrimSuffix(path, ".cases.json")
-		for _, ext := range []string{".json", ".ubj"} {
+		for _, ext := range []string{".json", ".ubj", ".bin"} {
 			if _, err := os.Stat(name + ext); err != nil {
 				t.Errorf("%s: %v", path, fmt.Errorf("model file missing: %w", err))
 			}

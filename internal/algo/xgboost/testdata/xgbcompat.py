@@ -3,7 +3,7 @@
 
   xgbcompat.py train OUTDIR [--fixtures]
       Trains small models with real XGBoost on deterministic synthetic data and writes, per
-      case, NAME.json and NAME.ubj (the model) and NAME.cases.json (input rows, NaN as null,
+      case, NAME.json, NAME.ubj and NAME.bin (the model in each format) and NAME.cases.json (input rows, NaN as null,
       with XGBoost's predict and predict(output_margin=True) for them). --fixtures trains the
       reduced set committed under testdata/.
   xgbcompat.py predict MODEL ROWS_JSON OUT_JSON
@@ -117,6 +117,9 @@ def train(outdir, fixtures):
         booster = xgb.train(p, d, rounds)
         booster.save_model(f"{outdir}/{name}.json")
         booster.save_model(f"{outdir}/{name}.ubj")
+        # Any other name gets XGBoost 1.x's deprecated binary format, which is what
+        # SageMaker's XGBoost containers write to xgboost-model.
+        booster.save_model(f"{outdir}/{name}.bin")
         # Rows to check: fresh ones, training rows, and values exactly on split thresholds.
         xt = data(np.random.default_rng(2000 + i), 40 if fixtures else 500, nfeat, missing=0.2)
         cut = thresholds(booster)
