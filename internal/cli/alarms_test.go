@@ -23,10 +23,10 @@ func TestAlarmsCommands(t *testing.T) {
 
 	type view struct {
 		AlarmName, StateValue, Statistic, ComparisonOperator, TreatMissingData string
-		Period, EvaluationPeriods, DatapointsToAlarm                         int32
-		Threshold                                                            float64
-		Dimensions                                                           map[string]string
-		History                                                              []struct{ Type, Summary string }
+		Period, EvaluationPeriods, DatapointsToAlarm                           int32
+		Threshold                                                              float64
+		Dimensions                                                             map[string]string
+		History                                                                []struct{ Type, Summary string }
 	}
 	list := func(args ...string) []view {
 		var v []view
