@@ -24,6 +24,7 @@ import (
 	"github.com/sluice-ml/sluice/internal/config"
 	"github.com/sluice-ml/sluice/internal/events"
 	"github.com/sluice-ml/sluice/internal/jobs"
+	"github.com/sluice-ml/sluice/internal/pipeline"
 	"github.com/sluice-ml/sluice/internal/registry"
 	"github.com/sluice-ml/sluice/internal/store"
 )
@@ -106,6 +107,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	smAPI := &sagemaker.API{Store: st, ARNs: arns, Log: log.With("api", "sagemaker")}
 	smAPI.Registry = &registry.Service{Store: st, ARNs: arns}
 	smAPI.Jobs = s.jobs
+	// The pipeline engine runs pipeline steps through the job runner, the registry and hosting.
+	pipelineCfg := pipeline.EngineConfig{Store: st, Blob: s.blobs, Jobs: s.jobs, Registry: smAPI.Registry,
+		Region: cfg.Region, AccountID: cfg.AccountID, Log: log.With("component", "pipelines")}
+	if smAPI.Hosting != nil {
+		pipelineCfg.Models = smAPI.Hosting
+	}
+	pipelines, err := pipeline.NewEngine(pipelineCfg)
+	if err != nil {
+		closeBlobStore(s.blobs)
+		ln.Close()
+		st.Close()
+		return nil, err
+	}
+	s.actors = append(s.actors, actor{name: "pipelines", run: pipelines.Run})
+	smAPI.Pipelines = pipelines
 	smAPI.Register(smMux)
 
 	verifier := &awsapi.Verifier{Keys: keyLookup{st}, Services: []string{"sagemaker", "monitoring"}, Log: log.With("component", "auth")}

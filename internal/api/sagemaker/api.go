@@ -9,6 +9,7 @@ import (
 	"github.com/sluice-ml/sluice/internal/awsapi"
 	"github.com/sluice-ml/sluice/internal/hosting"
 	"github.com/sluice-ml/sluice/internal/jobs"
+	"github.com/sluice-ml/sluice/internal/pipeline"
 	"github.com/sluice-ml/sluice/internal/registry"
 	"github.com/sluice-ml/sluice/internal/store"
 )
@@ -24,6 +25,8 @@ type API struct {
 	Jobs *jobs.Runner
 	// Hosting holds models, endpoint configs and endpoints.
 	Hosting *hosting.Service
+	// Pipelines stores pipelines and runs their executions.
+	Pipelines *pipeline.Engine
 }
 
 // Register adds every operation this server supports to mux.
@@ -32,4 +35,5 @@ func (a *API) Register(mux *awsapi.Mux) {
 	a.registerRegistry(mux)
 	a.registerJobs(mux)
 	a.registerHosting(mux)
+	a.registerPipelines(mux)
 }

@@ -76,7 +76,10 @@ func (s *Server) Stop(t testing.TB) {
 	s.cancel()
 	select {
 	case err, ok := <-s.done:
-		if ok && err != nil && !errors.Is(err, context.Canceled) {
+		if !ok {
+			return // stopped already
+		}
+		if err != nil && !errors.Is(err, context.Canceled) {
 			t.Errorf("server stopped with error: %v", err)
 		}
 		close(s.done)
