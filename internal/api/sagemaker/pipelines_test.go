@@ -164,7 +164,7 @@ func TestPipelinesWithTheGoSDK(t *testing.T) {
 		t.Fatalf("ListPipelines: %+v, %v", list, err)
 	}
 	start, err := c.StartPipelineExecution(ctx, &sm.StartPipelineExecutionInput{PipelineName: aws.String("gated"),
-		PipelineParameters: []types.Parameter{{Name: aws.String("Score"), Value: aws.String("0.95")}},
+		PipelineParameters:           []types.Parameter{{Name: aws.String("Score"), Value: aws.String("0.95")}},
 		PipelineExecutionDisplayName: aws.String("first-run")})
 	if err != nil {
 		t.Fatal(err)
