@@ -38,7 +38,9 @@ func callbackTokenOf(t *testing.T, pipelineName string) string {
 	for {
 		var steps []struct {
 			StepName string
-			Metadata struct{ Callback struct{ CallbackToken string } }
+			Metadata struct {
+				Callback struct{ CallbackToken string }
+			}
 		}
 		out := mustCLI(t, "pipelines", "steps", pipelineName, "-o", "json")
 		if err := json.Unmarshal([]byte(out), &steps); err != nil {
