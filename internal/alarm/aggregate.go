@@ -66,8 +66,12 @@ func (a *Aggregate) addSet(count, sum, lo, hi float64) {
 	a.Unsketched += count
 }
 
-// merge adds o into a.
-func (a *Aggregate) merge(o *Aggregate) {
+// merge adds o into a, sketch included.
+func (a *Aggregate) merge(o *Aggregate) { a.mergeStats(o, true) }
+
+// mergeStats adds o into a; the sketch only when withSketch, which statistics other than
+// percentiles do not need.
+func (a *Aggregate) mergeStats(o *Aggregate, withSketch bool) {
 	if o == nil || o.empty() {
 		return
 	}
@@ -80,7 +84,7 @@ func (a *Aggregate) merge(o *Aggregate) {
 	a.SampleCount += o.SampleCount
 	a.Sum += o.Sum
 	a.Unsketched += o.Unsketched
-	if o.Sketch != nil && o.Sketch.Count() > 0 {
+	if withSketch && o.Sketch != nil && o.Sketch.Count() > 0 {
 		if a.Sketch == nil {
 			a.Sketch = &Sketch{}
 		}

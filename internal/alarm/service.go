@@ -661,21 +661,32 @@ func (s *Service) Run(ctx context.Context) error {
 			lastPrune = now
 			s.pruneHistory(ctx, now)
 		}
-		wait := min(max(next.Sub(now), 0), maxIdle)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.kick:
-		case <-s.clock.After(wait):
-		case <-s.rec.woken():
-			if gap := minDataGap - time.Since(lastData); gap > 0 {
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(gap):
+		// Between period boundaries, new data can only settle a period early; until the next
+		// boundary (or tick, or change of an alarm), data wakes evaluate just those alarms.
+		timer := s.clock.After(min(max(next.Sub(now), 0), maxIdle))
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-s.kick:
+				break wait
+			case <-timer:
+				break wait
+			case <-s.rec.woken():
+				if gap := minDataGap - time.Since(lastData); gap > 0 {
+					select {
+					case <-ctx.Done():
+						return ctx.Err()
+					case <-time.After(gap):
+					}
+				}
+				lastData = time.Now()
+				s.rec.rearm()
+				if err := s.evaluate(ctx, true); err != nil && ctx.Err() == nil {
+					s.log.Warn("alarm evaluation failed", slog.Any("error", err))
 				}
 			}
-			lastData = time.Now()
 		}
 	}
 }
@@ -708,6 +719,17 @@ type snapshot struct {
 // next evaluation is due (the nearest period boundary). Run calls it; tests on a fake clock
 // call it directly.
 func (s *Service) Evaluate(ctx context.Context) (next time.Time, err error) {
+	return s.evaluateAll(ctx, false)
+}
+
+// evaluate is the pass run when data arrives: with earlyOnly, only alarms whose period in
+// progress has just crossed their threshold for good are evaluated.
+func (s *Service) evaluate(ctx context.Context, earlyOnly bool) error {
+	_, err := s.evaluateAll(ctx, earlyOnly)
+	return err
+}
+
+func (s *Service) evaluateAll(ctx context.Context, earlyOnly bool) (next time.Time, err error) {
 	now := s.clock.Now()
 	next = now.Add(maxIdle)
 	s.mu.Lock()
@@ -734,6 +756,9 @@ func (s *Service) Evaluate(ctx context.Context) (next time.Time, err error) {
 			}
 			continue
 		}
+		if earlyOnly && !settlingNow(&sn.def, sn.src, sn.stat, now) {
+			continue
+		}
 		out := evaluateAt(&sn.def, sn.src, sn.stat, now)
 		if out.retain || out.state == sn.state {
 			continue
@@ -758,6 +783,17 @@ func periodStart(t time.Time, p time.Duration) time.Time {
 		ps = 1
 	}
 	return time.Unix(sec-mod(sec, ps), 0)
+}
+
+// settlingNow is the cheap test of a data wake: whether the alarm's period in progress has
+// crossed its threshold in a way that cannot be undone, reading that one period only.
+func settlingNow(d *Definition, src source, st Statistic, now time.Time) bool {
+	if !src.settlesEarly(st, d.ComparisonOperator) {
+		return false
+	}
+	p := time.Duration(d.Period) * time.Second
+	cur := src.datapoints(st, periodStart(now, p), p, 1)[0]
+	return cur.Present && d.ComparisonOperator.breaches(cur.Value, d.Threshold)
 }
 
 // evaluateAt evaluates an alarm at now over its evaluation range of complete periods. When the

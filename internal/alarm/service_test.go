@@ -20,7 +20,7 @@ func newService(t *testing.T, clock *alarmtest.Clock, rec *alarm.Recorder) *alar
 	return openService(t, storetest.SQLite(t), clock, rec)
 }
 
-func openService(t *testing.T, st *store.Store, clock *alarmtest.Clock, rec *alarm.Recorder) *alarm.Service {
+func openService(t testing.TB, st *store.Store, clock alarm.Clock, rec *alarm.Recorder) *alarm.Service {
 	t.Helper()
 	svc, err := alarm.Open(context.Background(), st, rec, alarm.Options{Region: "us-east-1", AccountID: "000000000000", Clock: clock})
 	if err != nil {

@@ -110,10 +110,38 @@ func (b *bins) prepend(n int) {
 }
 
 func (b *bins) merge(o *bins) {
-	for k, v := range o.c {
-		if v != 0 {
-			b.add(o.off+k, v)
+	if len(o.c) == 0 {
+		return
+	}
+	lo, hi := o.off, o.off+len(o.c)-1
+	if len(b.c) > 0 {
+		lo, hi = min(lo, b.off), max(hi, b.off+len(b.c)-1)
+	}
+	if hi-lo+1 > sketchMaxBins {
+		// The union would exceed the budget: go bin by bin so add collapses the bottom.
+		for k, v := range o.c {
+			if v != 0 {
+				b.add(o.off+k, v)
+			}
 		}
+		return
+	}
+	// Widen once to cover both ranges, then add the counts in one pass.
+	if len(b.c) == 0 {
+		b.off = o.off
+		b.c = append(b.c[:0], o.c...)
+		return
+	}
+	if lo < b.off {
+		b.prepend(b.off - lo)
+		b.off = lo
+	}
+	for len(b.c) < hi-b.off+1 {
+		b.c = append(b.c, 0)
+	}
+	dst := b.c[o.off-b.off:]
+	for k, v := range o.c {
+		dst[k] += v
 	}
 }
 
@@ -127,6 +155,10 @@ type Sketch struct {
 	pos, neg bins
 	zero     float64
 	count    float64
+	// lastValue and lastIndex remember the previous positive value's bin: counters and error
+	// flags (1 per request) then skip the logarithm.
+	lastValue float64
+	lastIndex int
 }
 
 func sketchIndex(v float64) int {
@@ -144,8 +176,12 @@ func (s *Sketch) Add(v, n float64) {
 	}
 	s.count += n
 	switch {
+	case v == s.lastValue && v != 0:
+		s.pos.add(s.lastIndex, n)
 	case v >= sketchMinValue:
-		s.pos.add(sketchIndex(v), n)
+		i := sketchIndex(v)
+		s.lastValue, s.lastIndex = v, i
+		s.pos.add(i, n)
 	case v <= -sketchMinValue:
 		s.neg.add(sketchIndex(-v), n)
 	default:
@@ -172,11 +208,12 @@ func (s *Sketch) Reset() {
 	s.pos.reset()
 	s.neg.reset()
 	s.zero, s.count = 0, 0
+	s.lastValue, s.lastIndex = 0, 0
 }
 
 // Clone returns an independent copy.
 func (s *Sketch) Clone() *Sketch {
-	return &Sketch{pos: s.pos.clone(), neg: s.neg.clone(), zero: s.zero, count: s.count}
+	return &Sketch{pos: s.pos.clone(), neg: s.neg.clone(), zero: s.zero, count: s.count, lastValue: s.lastValue, lastIndex: s.lastIndex}
 }
 
 // Quantile returns the value of nearest rank ⌈q·n⌉ (q in [0, 1]), within the sketch's

@@ -54,7 +54,7 @@ func (r *Recorder) source(key MetricKey) (source, error) {
 type seriesSource struct{ s *Series }
 
 func (src seriesSource) datapoints(st Statistic, from time.Time, period time.Duration, n int) []Datapoint {
-	aggs := src.s.Periods(from, period, n)
+	aggs := src.s.periods(from, period, n, st.Percentile())
 	out := make([]Datapoint, n)
 	for i, a := range aggs {
 		out[i].Start = from.Add(time.Duration(i) * period)
@@ -87,8 +87,8 @@ func (src seriesSource) settlesEarly(st Statistic, cmp Comparison) bool {
 type ratio struct{ num, den *Series }
 
 func (r ratio) datapoints(st Statistic, from time.Time, period time.Duration, n int) []Datapoint {
-	num := r.num.Periods(from, period, n)
-	den := r.den.Periods(from, period, n)
+	num := r.num.periods(from, period, n, false)
+	den := r.den.periods(from, period, n, false)
 	out := make([]Datapoint, n)
 	for i := range out {
 		out[i].Start = from.Add(time.Duration(i) * period)
