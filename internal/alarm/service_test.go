@@ -438,3 +438,27 @@ func TestRunLoop(t *testing.T) {
 		t.Fatalf("after the period: %+v", c)
 	}
 }
+
+// TestServiceOnEveryDialect runs a short lifecycle on SQLite and, when SLUICE_TEST_POSTGRES is
+// set, PostgreSQL: put, a transition with its history, and state kept across a reopen.
+func TestServiceOnEveryDialect(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		clock := alarmtest.NewClock(start)
+		rec := alarm.NewRecorder(clock)
+		svc := openService(t, st, clock, rec)
+		mustPut(t, svc, guardrail("errors", "Invocation5XXErrors", "Sum", 10, 1, 1, alarm.GreaterThanThreshold, 0, alarm.MissingDataNotBreaching))
+		rec.Endpoint("churn", "AllTraffic").Invocation(500, -1, 0)
+		evaluate(t, svc)
+		expectState(t, svc, "errors", alarm.StateAlarm)
+		items, _, err := svc.History(ctx, alarm.HistoryQuery{AlarmName: "errors", Limit: 1})
+		if err != nil || len(items) != 1 || items[0].HistorySummary != "Alarm updated from INSUFFICIENT_DATA to ALARM" {
+			t.Fatalf("history: %v %+v", err, items)
+		}
+		again := openService(t, st, clock, alarm.NewRecorder(clock))
+		expectState(t, again, "errors", alarm.StateAlarm)
+		if err := again.Delete(ctx, []string{"errors"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
