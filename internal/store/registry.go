@@ -154,14 +154,14 @@ func (tx *Tx) InsertModelPackageGroup(ctx context.Context, g *ModelPackageGroup)
 
 // ModelPackageGroup reads a group by ARN.
 func (s *Store) ModelPackageGroup(ctx context.Context, arn string) (ModelPackageGroup, error) {
-	g, err := scanGroup(s.rdb.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM model_package_groups WHERE arn = $1`, arn))
+	g, err := scanGroup(s.queryRow(ctx, `SELECT `+groupColumns+` FROM model_package_groups WHERE arn = $1`, arn))
 	return g, notFound(err, "model package group")
 }
 
 // LockModelPackageGroup reads a group by ARN and holds it against concurrent changes until the
 // transaction ends.
 func (tx *Tx) LockModelPackageGroup(ctx context.Context, arn string) (ModelPackageGroup, error) {
-	g, err := scanGroup(tx.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM model_package_groups WHERE arn = $1`+tx.forUpdate(), arn))
+	g, err := scanGroup(tx.queryRow(ctx, `SELECT `+groupColumns+` FROM model_package_groups WHERE arn = $1`+tx.forUpdate(), arn))
 	return g, notFound(err, "model package group")
 }
 
@@ -181,7 +181,7 @@ func (tx *Tx) DeleteModelPackageGroup(ctx context.Context, id int64) error {
 // CountModelPackages returns how many versions a group holds.
 func (tx *Tx) CountModelPackages(ctx context.Context, groupID int64) (int64, error) {
 	var n int64
-	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM model_packages WHERE group_id = $1`, groupID).Scan(&n)
+	err := tx.queryRow(ctx, `SELECT COUNT(*) FROM model_packages WHERE group_id = $1`, groupID).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store: count model packages: %w", err)
 	}
@@ -193,15 +193,29 @@ func (tx *Tx) CountModelPackages(ctx context.Context, groupID int64) (int64, err
 // group's previous version if the clock has not moved past it. The group row stays locked until the transaction ends, which serialises concurrent
 // creates in one group.
 func (tx *Tx) NextVersion(ctx context.Context, groupARN string, now time.Time) (g ModelPackageGroup, version int64, created time.Time, err error) {
-	var createdNanos int64
-	var by string
-	var groupCreated int64
-	err = tx.QueryRowContext(ctx, `UPDATE model_package_groups
+	const bump = `UPDATE model_package_groups
 		SET latest_version = latest_version + 1,
 		    last_created_at = CASE WHEN $2 > last_created_at THEN $2 ELSE last_created_at + 1000000 END
-		WHERE arn = $1
-		RETURNING id, arn, name, description, status, created_at, created_by, latest_version, last_created_at`,
-		groupARN, Nanos(now)).Scan(&g.ID, &g.ARN, &g.Name, &g.Description, &g.Status, &groupCreated, &by, &g.LatestVersion, &createdNanos)
+		WHERE arn = $1`
+	const cols = `id, arn, name, description, status, created_at, created_by, latest_version, last_created_at`
+	var row *sql.Row
+	if tx.s.dialect == Postgres {
+		row = tx.QueryRowContext(ctx, bump+` RETURNING `+cols, groupARN, Nanos(now))
+	} else {
+		// SQLite implements RETURNING with a trigger, which costs a statement journal; the
+		// transaction holds the only write lock, so a separate read sees exactly this update.
+		res, err := tx.exec(ctx, bump, groupARN, Nanos(now))
+		if err != nil {
+			return g, 0, time.Time{}, fmt.Errorf("store: next version: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return g, 0, time.Time{}, fmt.Errorf("store: model package group: %w", ErrNotFound)
+		}
+		row = tx.queryRow(ctx, `SELECT `+cols+` FROM model_package_groups WHERE arn = $1`, groupARN)
+	}
+	var createdNanos, groupCreated int64
+	var by string
+	err = row.Scan(&g.ID, &g.ARN, &g.Name, &g.Description, &g.Status, &groupCreated, &by, &g.LatestVersion, &createdNanos)
 	if err != nil {
 		return g, 0, time.Time{}, notFound(err, "model package group")
 	}
@@ -224,7 +238,7 @@ func (s *Store) ListModelPackageGroups(ctx context.Context, q ModelPackageGroupQ
 	if err := b.keyset(sortCol, q.SortByName, q.Descending, q.After); err != nil {
 		return nil, err
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+groupColumns+` FROM model_package_groups`+b.sql(sortCol, q.Descending, q.Limit), b.args...)
+	rows, err := s.query(ctx, `SELECT `+groupColumns+` FROM model_package_groups`+b.sql(sortCol, q.Descending, q.Limit), b.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list model package groups: %w", err)
 	}
@@ -276,11 +290,20 @@ func (tx *Tx) InsertModelPackage(ctx context.Context, p *ModelPackage) error {
 	if p.ClientToken != "" {
 		token = p.ClientToken
 	}
-	err = tx.QueryRowContext(ctx, `INSERT INTO model_packages (arn, name, group_id, group_name, version, description, approval_status, approval_description, status,
+	const insert = `INSERT INTO model_packages (arn, name, group_id, group_name, version, description, approval_status, approval_description, status,
 		created_at, created_by, modified_at, modified_by, customer_metadata, spec, client_token)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
-		p.ARN, p.Name, groupID, p.GroupName, p.Version, p.Description, p.ApprovalStatus, p.ApprovalDescription, p.Status,
-		Nanos(p.CreatedAt), jsonText(p.CreatedBy), Nanos(p.ModifiedAt), jsonText(p.ModifiedBy), meta, jsonText(p.Spec), token).Scan(&p.ID)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
+	args := []any{p.ARN, p.Name, groupID, p.GroupName, p.Version, p.Description, p.ApprovalStatus, p.ApprovalDescription, p.Status,
+		Nanos(p.CreatedAt), jsonText(p.CreatedBy), Nanos(p.ModifiedAt), jsonText(p.ModifiedBy), meta, jsonText(p.Spec), token}
+	if tx.s.dialect == Postgres {
+		err = tx.QueryRowContext(ctx, insert+` RETURNING id`, args...).Scan(&p.ID)
+	} else {
+		// LastInsertId instead of RETURNING: see NextVersion.
+		var res sql.Result
+		if res, err = tx.exec(ctx, insert, args...); err == nil {
+			p.ID, err = res.LastInsertId()
+		}
+	}
 	if IsUniqueViolation(err) {
 		return fmt.Errorf("store: model package %s: %w", p.ARN, ErrConflict)
 	}
@@ -292,20 +315,20 @@ func (tx *Tx) InsertModelPackage(ctx context.Context, p *ModelPackage) error {
 
 // ModelPackage reads a package by ARN.
 func (s *Store) ModelPackage(ctx context.Context, arn string) (ModelPackage, error) {
-	p, err := scanPackage(s.rdb.QueryRowContext(ctx, `SELECT `+packageColumns+` FROM model_packages WHERE arn = $1`, arn))
+	p, err := scanPackage(s.queryRow(ctx, `SELECT `+packageColumns+` FROM model_packages WHERE arn = $1`, arn))
 	return p, notFound(err, "model package")
 }
 
 // LockModelPackage reads a package by ARN and holds it against concurrent changes until the
 // transaction ends.
 func (tx *Tx) LockModelPackage(ctx context.Context, arn string) (ModelPackage, error) {
-	p, err := scanPackage(tx.QueryRowContext(ctx, `SELECT `+packageColumns+` FROM model_packages WHERE arn = $1`+tx.forUpdate(), arn))
+	p, err := scanPackage(tx.queryRow(ctx, `SELECT `+packageColumns+` FROM model_packages WHERE arn = $1`+tx.forUpdate(), arn))
 	return p, notFound(err, "model package")
 }
 
 // ModelPackageByClientToken finds the package a create request with this idempotency token made.
 func (tx *Tx) ModelPackageByClientToken(ctx context.Context, token string) (ModelPackage, error) {
-	p, err := scanPackage(tx.QueryRowContext(ctx, `SELECT `+packageColumns+` FROM model_packages WHERE client_token = $1`, token))
+	p, err := scanPackage(tx.queryRow(ctx, `SELECT `+packageColumns+` FROM model_packages WHERE client_token = $1`, token))
 	return p, notFound(err, "model package")
 }
 
@@ -316,7 +339,7 @@ func (tx *Tx) UpdateModelPackage(ctx context.Context, p ModelPackage) error {
 	if err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE model_packages SET approval_status = $2, approval_description = $3, status = $4, modified_at = $5,
+	res, err := tx.exec(ctx, `UPDATE model_packages SET approval_status = $2, approval_description = $3, status = $4, modified_at = $5,
 		modified_by = $6, customer_metadata = $7, spec = $8 WHERE id = $1`,
 		p.ID, p.ApprovalStatus, p.ApprovalDescription, p.Status, Nanos(p.ModifiedAt), jsonText(p.ModifiedBy), meta, jsonText(p.Spec))
 	if err != nil {
@@ -369,7 +392,7 @@ func (s *Store) ListModelPackages(ctx context.Context, q ModelPackageQuery) ([]M
 	if err := b.keyset(sortCol, q.SortByName, q.Descending, q.After); err != nil {
 		return nil, err
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+packageColumns+` FROM model_packages`+b.sql(sortCol, q.Descending, q.Limit), b.args...)
+	rows, err := s.query(ctx, `SELECT `+packageColumns+` FROM model_packages`+b.sql(sortCol, q.Descending, q.Limit), b.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list model packages: %w", err)
 	}
@@ -440,7 +463,9 @@ func (b *queryBuilder) sql(sortCol string, desc bool, limit int) string {
 	}
 	sb.WriteString(" ORDER BY " + sortCol + dir + ", id" + dir)
 	if limit > 0 {
-		sb.WriteString(" LIMIT " + strconv.Itoa(limit))
+		// A parameter, not text: the statement stays the same for every page size and is
+		// prepared once.
+		sb.WriteString(" LIMIT " + b.arg(limit))
 	}
 	return sb.String()
 }
@@ -479,4 +504,82 @@ func notFound(err error, what string) error {
 	default:
 		return fmt.Errorf("store: read %s: %w", what, err)
 	}
+}
+
+// Prepared statements. SQLite spends more time compiling an INSERT into a table with several
+// indexes than running it, so statements on hot paths are prepared once per pool and reused;
+// database/sql re-prepares them on each connection as needed. On PostgreSQL, pgx already caches
+// prepared statements per connection, so queries go straight through.
+
+type stmtKey struct {
+	db    *sql.DB
+	query string
+}
+
+// preparing marks a statement whose preparation is under way.
+type preparing struct{}
+
+// prepared returns query prepared on db, or nil when it is not (yet) prepared and the caller
+// should run it directly. When wait is false the statement is prepared in the background: a
+// transaction on SQLite holds the only write connection, so preparing on that pool from inside
+// one would wait for itself.
+func (s *Store) prepared(ctx context.Context, db *sql.DB, query string, wait bool) *sql.Stmt {
+	if s.dialect != SQLite {
+		return nil
+	}
+	key := stmtKey{db, query}
+	if v, ok := s.stmts.Load(key); ok {
+		st, _ := v.(*sql.Stmt)
+		return st
+	}
+	if _, loaded := s.stmts.LoadOrStore(key, preparing{}); loaded {
+		return nil
+	}
+	prepare := func(ctx context.Context) *sql.Stmt {
+		st, err := db.PrepareContext(ctx, query)
+		if err != nil {
+			// Running the query unprepared reports the error where it belongs; try again later.
+			s.stmts.Delete(key)
+			return nil
+		}
+		s.stmts.Store(key, st)
+		return st
+	}
+	if wait {
+		return prepare(ctx)
+	}
+	go prepare(context.Background())
+	return nil
+}
+
+// queryRow reads one row on the read pool.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := s.prepared(ctx, s.rdb, query, true); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.rdb.QueryRowContext(ctx, query, args...)
+}
+
+// query reads rows on the read pool.
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := s.prepared(ctx, s.rdb, query, true); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return s.rdb.QueryContext(ctx, query, args...)
+}
+
+// queryRow reads one row inside the transaction.
+func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := tx.s.prepared(ctx, tx.s.db, query, false); st != nil {
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, query, args...)
+}
+
+// exec runs a statement inside the transaction.
+func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := tx.s.prepared(ctx, tx.s.db, query, false); st != nil {
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
 }

@@ -48,6 +48,8 @@ type Store struct {
 
 	mu      sync.Mutex
 	waiters []chan struct{}
+	// stmts caches prepared statements on SQLite, keyed by pool and SQL text (see prepared).
+	stmts sync.Map
 }
 
 // Open connects to the database named by dsn and applies pending migrations. An empty dsn or a

@@ -47,10 +47,9 @@ CREATE UNIQUE INDEX model_packages_version ON model_packages (group_id, version)
 -- "Latest approved" (group, status, newest first) is one index probe.
 CREATE INDEX model_packages_latest ON model_packages (group_id, approval_status, created_at DESC, id DESC);
 
+-- A group's versions in time order, and unversioned packages (group_id NULL) in time order.
+-- Lists across groups or by name sort their matches instead: every index here is written by
+-- each CreateModelPackage, so only the ones hot queries need are kept.
 CREATE INDEX model_packages_group_created ON model_packages (group_id, created_at, id);
-
-CREATE INDEX model_packages_group_name ON model_packages (group_id, name, id);
-
-CREATE INDEX model_packages_created ON model_packages (created_at, id);
 
 CREATE UNIQUE INDEX model_packages_client_token ON model_packages (client_token) WHERE client_token IS NOT NULL;
