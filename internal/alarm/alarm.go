@@ -250,8 +250,8 @@ func (d *Definition) Validate() error {
 	if total > maxEvaluationSeconds {
 		return errorf(ErrInvalid, "Period × EvaluationPeriods is %d seconds; it must not exceed one day (86400 seconds).", total)
 	}
-	if d.Period%coarseSeconds != 0 && time.Duration(total)*time.Second > FineRetention {
-		return errorf(ErrInvalid, "Period × EvaluationPeriods is %d seconds with a Period that is not a multiple of 60; such alarms read one-second data, which is kept for %s, so the product must not exceed %d seconds.", total, FineRetention, int64(FineRetention/time.Second))
+	if reach := Reach(time.Duration(d.Period) * time.Second); time.Duration(total)*time.Second > reach {
+		return errorf(ErrInvalid, "Period × EvaluationPeriods is %d seconds, but data for %d-second periods is kept for %s; shorten the window, or use a Period that is a multiple of 10 seconds (kept 3 hours) or of 60 (kept a day).", total, d.Period, reach)
 	}
 	if math.IsNaN(d.Threshold) || math.IsInf(d.Threshold, 0) {
 		return errorf(ErrInvalid, "Threshold must be a finite number.")

@@ -42,14 +42,33 @@ const (
 	DimVariantName  = "VariantName"
 )
 
-// Retention of metric data, which lives in memory only: one-second buckets for three hours (as
-// CloudWatch keeps high-resolution data) and one-minute buckets for a day. A query for data
-// older than three hours needs a period that is a multiple of 60 seconds.
-const (
-	FineRetention   = 3 * time.Hour
-	CoarseRetention = 24 * time.Hour
-	coarseSeconds   = 60
-)
+// Resolutions is how metric data is kept, in memory only: buckets of each resolution for as
+// long as listed. A query reads the finest resolution that divides its period and still holds
+// its start: periods that are not a multiple of 10 seconds reach back 30 minutes, multiples of
+// 10 seconds three hours (as CloudWatch keeps high-resolution data), multiples of a minute a
+// day. A busy latency metric costs about 1.5 KB of sketch per bucket, some 7 MB in all.
+var Resolutions = []Resolution{
+	{Step: time.Second, Keep: 30 * time.Minute},
+	{Step: 10 * time.Second, Keep: 3 * time.Hour},
+	{Step: time.Minute, Keep: 24 * time.Hour},
+}
+
+// Resolution is one tier of stored metric data.
+type Resolution struct {
+	Step, Keep time.Duration
+}
+
+// Reach is how far back data for periods of length p is kept: the retention of the coarsest
+// resolution whose step divides p.
+func Reach(p time.Duration) time.Duration {
+	reach := time.Duration(0)
+	for _, r := range Resolutions {
+		if p%r.Step == 0 {
+			reach = r.Keep
+		}
+	}
+	return reach
+}
 
 // MaxSeries bounds how many distinct metrics (namespace, name and dimensions) a recorder holds.
 const MaxSeries = 100_000
@@ -233,10 +252,9 @@ type Series struct {
 	stripes [stripeCount]stripe
 
 	// mu guards the history tiers; a stripe lock, when held, is always taken first.
-	mu     sync.Mutex
-	fine   tier
-	coarse tier
-	unit   string
+	mu    sync.Mutex
+	tiers []tier
+	unit  string
 
 	// watched is set when an alarm evaluates this metric: its data then wakes the evaluator.
 	watched atomic.Bool
@@ -247,8 +265,9 @@ type Series struct {
 
 func newSeries(r *Recorder, key MetricKey) *Series {
 	s := &Series{key: key, rec: r, unit: defaultUnit(key)}
-	s.fine = tier{res: 1, keep: int64(FineRetention / time.Second)}
-	s.coarse = tier{res: coarseSeconds, keep: int64(CoarseRetention / time.Second)}
+	for _, res := range Resolutions {
+		s.tiers = append(s.tiers, tier{res: int64(res.Step / time.Second), keep: int64(res.Keep / time.Second)})
+	}
 	return s
 }
 
@@ -292,8 +311,9 @@ func (s *Series) RecordAt(t time.Time, value float64) {
 		// Late data for a second this stripe has moved past goes straight to the history.
 		st.mu.Unlock()
 		s.mu.Lock()
-		s.fine.addValue(sec, value, 1)
-		s.coarse.addValue(sec, value, 1)
+		for i := range s.tiers {
+			s.tiers[i].addValue(sec, value, 1)
+		}
 		s.mu.Unlock()
 		s.notify()
 		return
@@ -312,10 +332,7 @@ func (s *Series) addAggregate(t time.Time, a *Aggregate, unit string) {
 	if unit != "" {
 		s.unit = unit
 	}
-	s.fine.merge(sec, a)
-	s.coarse.merge(sec, a)
-	s.fine.prune(sec)
-	s.coarse.prune(sec)
+	s.mergeLocked(sec, a)
 	s.mu.Unlock()
 	s.notify()
 }
@@ -329,12 +346,19 @@ func (s *Series) notify() {
 // flush moves a stripe's finished second into the history. The caller holds st.mu.
 func (s *Series) flush(st *stripe) {
 	s.mu.Lock()
-	s.fine.merge(st.sec, &st.agg)
-	s.coarse.merge(st.sec, &st.agg)
-	s.fine.prune(st.sec)
-	s.coarse.prune(st.sec)
+	s.mergeLocked(st.sec, &st.agg)
 	s.mu.Unlock()
 	st.agg.reset()
+}
+
+// mergeLocked adds a to every tier and drops what has aged out. Age is measured on the clock,
+// not from the newest datapoint, so a timestamp in the future cannot shorten retention.
+func (s *Series) mergeLocked(sec int64, a *Aggregate) {
+	now := s.rec.clock.Now().Unix()
+	for i := range s.tiers {
+		s.tiers[i].merge(sec, a)
+		s.tiers[i].prune(now)
+	}
 }
 
 // Unit is the unit of the series' data: the last one given with PutMetricData, or the unit
@@ -387,11 +411,22 @@ func (s *Series) periods(from time.Time, period time.Duration, n int, withSketch
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := &s.fine
-	if p%coarseSeconds == 0 && lo%coarseSeconds == 0 && lo < now-s.fine.keep {
-		t = &s.coarse
+	// The finest tier whose buckets fit the periods and which still holds the start; failing
+	// that, the coarsest that fits.
+	var t *tier
+	for i := range s.tiers {
+		c := &s.tiers[i]
+		if p%c.res != 0 || mod(lo, c.res) != 0 {
+			continue
+		}
+		t = c
+		if lo >= now-c.keep {
+			break
+		}
 	}
-	t.scan(lo, hi, put)
+	if t != nil {
+		t.scan(lo, hi, put)
+	}
 	return out
 }
 
@@ -439,14 +474,9 @@ func (t *tier) merge(sec int64, a *Aggregate) { t.at(sec).merge(a) }
 
 func (t *tier) addValue(sec int64, v, n float64) { t.at(sec).add(v, n) }
 
-// prune drops buckets older than keep before the newest second seen.
+// prune drops buckets that ended more than keep before now.
 func (t *tier) prune(now int64) {
-	live := t.b[t.head:]
-	if len(live) == 0 {
-		return
-	}
-	newest := max(now, live[len(live)-1].start)
-	cut := newest - t.keep
+	cut := now - t.keep
 	for t.head < len(t.b) && t.b[t.head].start+t.res <= cut {
 		t.b[t.head] = bucket{}
 		t.head++

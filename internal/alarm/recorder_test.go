@@ -103,7 +103,7 @@ func TestSeriesRetention(t *testing.T) {
 	rec := alarm.NewRecorder(clock)
 	s, _ := rec.Series(alarm.NewMetricKey("App", "Hits", nil))
 	s.RecordAt(start.Add(5*time.Second), 3)
-	later := start.Add(alarm.FineRetention + time.Hour)
+	later := start.Add(4 * time.Hour)
 	clock.Set(later)
 	// Recording four hours later moves the old second out of the one-second tier.
 	for k := 0; k < 16; k++ {
@@ -111,11 +111,33 @@ func TestSeriesRetention(t *testing.T) {
 		s.RecordAt(later.Add(time.Second), 1)
 	}
 	if a := s.Periods(start, 10*time.Second, 1)[0]; a != nil {
-		t.Fatalf("one-second data older than %s still readable: %+v", alarm.FineRetention, a)
+		t.Fatalf("ten-second data older than 3h still readable: %+v", a)
+	}
+	if a := s.Periods(start.Add(5*time.Second), time.Second, 1)[0]; a != nil {
+		t.Fatalf("one-second data older than 30m still readable: %+v", a)
 	}
 	a := s.Periods(start, time.Minute, 1)[0]
 	if a == nil || a.Sum != 3 {
-		t.Fatalf("minute data within %s lost: %+v", alarm.CoarseRetention, a)
+		t.Fatalf("minute data within a day lost: %+v", a)
+	}
+	// A datapoint from the future (PutMetricData accepts up to two hours ahead) does not shorten
+	// retention.
+	svc := newService(t, clock, rec)
+	if err := svc.PutMetricData("App", []alarm.Datum{{MetricName: "Hits", Timestamp: later.Add(110 * time.Minute), Value: ptr(1)}}); err != nil {
+		t.Fatal(err)
+	}
+	if a := s.Periods(later, 10*time.Second, 1)[0]; a == nil || a.SampleCount != 32 {
+		t.Fatalf("recent data lost after a future datapoint: %+v", a)
+	}
+	// Between 30 minutes and 3 hours, ten-second periods still read.
+	clock.Set(later.Add(time.Hour))
+	s.RecordAt(later.Add(time.Hour), 1)
+	s.RecordAt(later.Add(time.Hour+time.Second), 1)
+	if a := s.Periods(later, 10*time.Second, 1)[0]; a == nil || a.SampleCount != 32 {
+		t.Fatalf("ten-second data within 3h lost: %+v", a)
+	}
+	if a := s.Periods(later, time.Second, 1)[0]; a != nil {
+		t.Fatalf("one-second data older than 30m still readable: %+v", a)
 	}
 }
 
