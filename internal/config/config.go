@@ -51,7 +51,9 @@ type JobsConfig struct {
 	Slots int `yaml:"slots"`
 	// Python is the interpreter that runs SageMaker framework images (SKLearn, PyTorch, …).
 	Python string `yaml:"python"`
-	// Images maps user image URIs (exact, or a prefix ending in '*') to a local command line.
+	// Images maps user image URIs (exact, or a pattern in which '*' matches any characters) to
+	// the local command line that stands for the image's ENTRYPOINT, split into words as a shell
+	// would (quotes and backslashes), without expansion.
 	Images map[string]string `yaml:"images"`
 }
 
