@@ -411,15 +411,18 @@ func (s *Series) periods(from time.Time, period time.Duration, n int, withSketch
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// The finest tier whose buckets fit the periods and which still holds the start; failing
-	// that, the coarsest that fits.
+	// Every tier holds the same data at its own resolution, so read the coarsest one whose
+	// buckets fit the periods and which still holds the start (fewest buckets to merge); failing
+	// that, the coarsest that fits, which reaches furthest back.
 	var t *tier
-	for i := range s.tiers {
+	for i := len(s.tiers) - 1; i >= 0; i-- {
 		c := &s.tiers[i]
 		if p%c.res != 0 || mod(lo, c.res) != 0 {
 			continue
 		}
-		t = c
+		if t == nil || lo >= now-c.keep {
+			t = c
+		}
 		if lo >= now-c.keep {
 			break
 		}
