@@ -209,6 +209,33 @@ func (s *Service) Get(name string) (Alarm, bool) {
 	return cloneAlarm(&e.alarm), true
 }
 
+// Missing returns the names that are not alarms, in the order given: a deployment checks its
+// AutoRollbackConfiguration with it before relying on Watch, which ignores unknown names.
+func (s *Service) Missing(names ...string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, n := range names {
+		if s.alarms[n] == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Firing returns the named alarms that are in ALARM now, in the order given.
+func (s *Service) Firing(names ...string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, n := range names {
+		if e := s.alarms[n]; e != nil && e.alarm.State.Value == StateAlarm {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func cloneAlarm(a *Alarm) Alarm {
 	c := *a
 	c.Dimensions = slices.Clone(a.Dimensions)

@@ -267,6 +267,12 @@ func TestManualState(t *testing.T) {
 	evaluate(t, svc)
 	expectState(t, svc, "drill", alarm.StateOK)
 
+	if got := svc.Firing("drill", "ghost"); len(got) != 0 {
+		t.Fatalf("Firing = %v, want none", got)
+	}
+	if got := svc.Missing("drill", "ghost"); len(got) != 1 || got[0] != "ghost" {
+		t.Fatalf("Missing = %v, want [ghost]", got)
+	}
 	// Force holds until Release.
 	if err := svc.Force(ctx, "drill", alarm.StateAlarm, "test"); err != nil {
 		t.Fatal(err)
@@ -274,6 +280,9 @@ func TestManualState(t *testing.T) {
 	clock.Advance(time.Minute)
 	evaluate(t, svc)
 	expectState(t, svc, "drill", alarm.StateAlarm)
+	if got := svc.Firing("ghost", "drill"); len(got) != 1 || got[0] != "drill" {
+		t.Fatalf("Firing = %v, want [drill]", got)
+	}
 	svc.Release("drill")
 	evaluate(t, svc)
 	expectState(t, svc, "drill", alarm.StateOK)
