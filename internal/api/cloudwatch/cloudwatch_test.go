@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-ml/sluice/internal/alarm"
 	"github.com/sluice-ml/sluice/internal/alarm/alarmtest"
 	"github.com/sluice-ml/sluice/internal/api/cloudwatch"
+	"github.com/sluice-ml/sluice/internal/awsapi"
 	"github.com/sluice-ml/sluice/internal/store/storetest"
 )
 
@@ -280,5 +281,41 @@ func TestQueryProtocolShapes(t *testing.T) {
 		"Period": {"10"}, "EvaluationPeriods": {"1"}, "Threshold": {"1"}, "ComparisonOperator": {"GreaterThanThreshold"}, "TreatMissingData": {"zero"}})
 	if code != 400 || !strings.Contains(body, "<Code>ValidationError</Code><Message>TreatMissingData &#34;zero&#34; is not valid") {
 		t.Fatalf("bad TreatMissingData %d: %s", code, body)
+	}
+}
+
+type noKeys struct{}
+
+func (noKeys) LookupKey(context.Context, string) (string, awsapi.Principal, error) {
+	return "", awsapi.Principal{}, awsapi.ErrUnknownKey
+}
+
+// TestAuthErrorsInTheClientsProtocol: a query client gets its authentication error as XML and an
+// RPC v2 client as CBOR with the query code, not as SageMaker's JSON.
+func TestAuthErrorsInTheClientsProtocol(t *testing.T) {
+	clock := alarmtest.NewClock(start)
+	svc, err := alarm.Open(context.Background(), storetest.SQLite(t), alarm.NewRecorder(clock), alarm.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &awsapi.Verifier{Keys: noKeys{}, Services: []string{cloudwatch.SigningName}}
+	srv := httptest.NewServer((&cloudwatch.API{Alarms: svc}).Service(v.Verify, nil))
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/", "application/x-www-form-urlencoded", strings.NewReader("Action=DescribeAlarms&Version=2010-08-01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 || !strings.Contains(string(b), "<Code>MissingAuthenticationTokenException</Code>") {
+		t.Fatalf("unsigned query request: %d %s", resp.StatusCode, b)
+	}
+	client := cw.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDUNKNOWN", "x", "")}, func(o *cw.Options) {
+		o.BaseEndpoint = aws.String(srv.URL)
+		o.RetryMaxAttempts = 1
+	})
+	_, err = client.DescribeAlarms(context.Background(), &cw.DescribeAlarmsInput{})
+	if code := apiCode(err); code != "UnrecognizedClientException" {
+		t.Fatalf("unknown key over RPC v2: %q (%v)", code, err)
 	}
 }
