@@ -178,7 +178,8 @@ const (
 	maxEvaluationSeconds = 24 * 60 * 60
 )
 
-// Validate checks the definition and fills defaults: it is what PutMetricAlarm refuses.
+// Validate checks the definition: it is what PutMetricAlarm refuses. Dimensions keep the
+// client's order; the metric they name does not depend on it.
 func (d *Definition) Validate() error {
 	if d.AlarmName == "" {
 		return errorf(ErrMissing, "The parameter AlarmName is required.")
@@ -280,7 +281,6 @@ func (d *Definition) Validate() error {
 			return errorf(ErrInvalid, "Tag %q: keys must be 1 to 128 characters and values at most 256.", t.Key)
 		}
 	}
-	d.Dimensions = NewMetricKey(d.Namespace, d.MetricName, d.Dimensions).Dimensions
 	return nil
 }
 
