@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -14,6 +15,8 @@ const (
 	// minRowsPerWorker keeps small batches on the calling goroutine, where starting
 	// goroutines would cost more than it saves.
 	minRowsPerWorker = 512
+	// chunkRows is the unit of work a batch worker takes at a time (a multiple of blockRows).
+	chunkRows = 2048
 )
 
 // PredictBatch predicts n rows held row-major in rows (len n*nfeat, NaN = missing) into
@@ -58,19 +61,27 @@ func (p *Predictor) batchRows(rows []float32, nfeat int, out []float32, perRow i
 	return n, nil
 }
 
-// parallel splits [0,n) into contiguous block-aligned ranges, one per worker.
+// parallel runs fn over [0,n) on up to GOMAXPROCS goroutines. Workers take chunks of
+// chunkRows from a shared counter rather than one fixed share each, so a core that is busy
+// with other work does not hold up the whole batch.
 func (p *Predictor) parallel(n int, fn func(lo, hi int)) {
 	workers := min(runtime.GOMAXPROCS(0), (n+minRowsPerWorker-1)/minRowsPerWorker)
 	if workers <= 1 {
 		fn(0, n)
 		return
 	}
-	chunk := (n + workers - 1) / workers
-	chunk = (chunk + blockRows - 1) / blockRows * blockRows
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Go(func() { fn(lo, hi) })
+	for range workers {
+		wg.Go(func() {
+			for {
+				lo := int(next.Add(chunkRows)) - chunkRows
+				if lo >= n {
+					return
+				}
+				fn(lo, min(lo+chunkRows, n))
+			}
+		})
 	}
 	wg.Wait()
 }
