@@ -97,15 +97,25 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	s.actors = append(s.actors, actor{name: "alarms", run: s.alarms.Run})
+	arns := awsapi.ARNs{Region: cfg.Region, AccountID: cfg.AccountID}
+	packages := &registry.Service{Store: st, ARNs: arns}
+	eps, err := newEndpoints(cfg, st, s.blobs, arns, packages, log.With("component", "endpoints"))
+	if err != nil {
+		closeBlobStore(s.blobs)
+		ln.Close()
+		st.Close()
+		return nil, err
+	}
+	s.actors = append(s.actors, eps.actors()...)
 
 	reg := prometheus.NewRegistry()
 	metrics := newAPIMetrics(reg)
-	arns := awsapi.ARNs{Region: cfg.Region, AccountID: cfg.AccountID}
 	eventLog := &events.Log{Store: st, Region: cfg.Region, AccountID: cfg.AccountID}
 
 	smMux := awsapi.NewMux("SageMaker", log.With("api", "sagemaker"), metrics.observe)
 	smAPI := &sagemaker.API{Store: st, ARNs: arns, Log: log.With("api", "sagemaker")}
-	smAPI.Registry = &registry.Service{Store: st, ARNs: arns}
+	smAPI.Registry = packages
+	smAPI.Hosting = eps.service
 	smAPI.Jobs = s.jobs
 	// The pipeline engine runs pipeline steps through the job runner, the registry and hosting.
 	pipelineCfg := pipeline.EngineConfig{Store: st, Blob: s.blobs, Jobs: s.jobs, Registry: smAPI.Registry,
@@ -134,6 +144,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 
 	nativeMux := http.NewServeMux()
 	(&native.API{Events: eventLog, Jobs: s.jobs, Blob: s.blobs, Log: log.With("api", "native")}).Register(nativeMux)
+	eps.mount(mux, nativeMux, verifier.Middleware, reg, cfg)
 	mux.Handle("/api/v1/", verifier.Middleware(nativeMux))
 
 	s.http = &http.Server{
