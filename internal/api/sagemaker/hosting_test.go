@@ -65,7 +65,9 @@ func runtimeClient(srv *servertest.Server) *smr.Client {
 
 func waitInService(t *testing.T, c *sm.Client, name string) *sm.DescribeEndpointOutput {
 	t.Helper()
-	w := sm.NewEndpointInServiceWaiter(c, func(o *sm.EndpointInServiceWaiterOptions) { o.MinDelay, o.MaxDelay = 20*time.Millisecond, 100*time.Millisecond })
+	w := sm.NewEndpointInServiceWaiter(c, func(o *sm.EndpointInServiceWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 20*time.Millisecond, 100*time.Millisecond
+	})
 	out, err := w.WaitForOutput(context.Background(), &sm.DescribeEndpointInput{EndpointName: aws.String(name)}, 30*time.Second)
 	if err != nil {
 		t.Fatalf("waiting for %s to be InService: %v", name, err)
@@ -85,7 +87,7 @@ func TestHostingWithTheGoSDK(t *testing.T) {
 	}
 	mp, err := c.CreateModelPackage(ctx, &sm.CreateModelPackageInput{ModelPackageGroupName: aws.String("churn"), ModelApprovalStatus: types.ModelApprovalStatusApproved,
 		InferenceSpecification: &types.InferenceSpecification{
-			Containers:           []types.ModelPackageContainerDefinition{{Image: aws.String("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"), ModelDataUrl: aws.String(data)}},
+			Containers:            []types.ModelPackageContainerDefinition{{Image: aws.String("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"), ModelDataUrl: aws.String(data)}},
 			SupportedContentTypes: []string{"text/csv"}, SupportedResponseMIMETypes: []string{"text/csv"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +228,9 @@ func TestHostingWithTheGoSDK(t *testing.T) {
 	if _, err := c.DeleteEndpoint(ctx, &sm.DeleteEndpointInput{EndpointName: aws.String("churn")}); err != nil {
 		t.Fatal(err)
 	}
-	dw := sm.NewEndpointDeletedWaiter(c, func(o *sm.EndpointDeletedWaiterOptions) { o.MinDelay, o.MaxDelay = 20*time.Millisecond, 100*time.Millisecond })
+	dw := sm.NewEndpointDeletedWaiter(c, func(o *sm.EndpointDeletedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 20*time.Millisecond, 100*time.Millisecond
+	})
 	if err := dw.Wait(ctx, &sm.DescribeEndpointInput{EndpointName: aws.String("churn")}, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
