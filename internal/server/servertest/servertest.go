@@ -50,6 +50,10 @@ func Start(t testing.TB, opts ...Option) *Server {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.LogLevel = "warn"
+	if py := os.Getenv("SLUICE_TEST_PYTHON"); py != "" {
+		// SageMaker framework images (jobs and model servers) run on the suite's interpreter.
+		cfg.Jobs.Python = py
+	}
 	for _, o := range opts {
 		o(&cfg)
 	}
