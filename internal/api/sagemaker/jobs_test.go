@@ -98,7 +98,6 @@ func trainingInput(name, script string) *sm.CreateTrainingJobInput {
 	}
 }
 
-
 func TestJobsWithTheGoSDK(t *testing.T) {
 	srv := jobServer(t)
 	c := srv.SageMaker()
