@@ -90,6 +90,7 @@ var ErrInvalid = errors.New("invalid job request")
 // InvalidError is a request the runner refuses, with a message a person can act on.
 type InvalidError struct{ Msg string }
 
+// Error returns the message.
 func (e *InvalidError) Error() string { return e.Msg }
 
 // Is makes errors.Is(err, ErrInvalid) true.
@@ -102,6 +103,7 @@ func invalid(format string, args ...any) error {
 // ExistsError is returned when a job of the same kind and name already exists.
 type ExistsError struct{ ARN string }
 
+// Error is SageMaker's message for a job name that is taken.
 func (e *ExistsError) Error() string {
 	return "Job name must be unique within an AWS account and region, and a job with this name already exists (" + e.ARN + ")"
 }

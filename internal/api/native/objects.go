@@ -157,6 +157,7 @@ type checkedBody struct {
 	checked bool
 }
 
+// Read implements io.Reader.
 func (c *checkedBody) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.h.Write(p[:n])
