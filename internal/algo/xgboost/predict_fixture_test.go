@@ -208,12 +208,15 @@ func TestCompatWithXGBoost(t *testing.T) {
 				}
 				checkPredictor(t, p, c)
 			}
-			// Our JSON, under a name without extension as SageMaker's xgboost-model is.
-			m := loadFile(t, filepath.Join(dir, name+".ubj"))
-			out := filepath.Join(dir, name+"-sluice", "xgboost-model")
-			writeModel(t, m, out)
-			got := pythonPredict(t, py, out, path)
-			compareCases(t, "XGBoost on Sluice's JSON", got, c)
+			// Our JSON, under a name without extension as SageMaker's xgboost-model is,
+			// written from the UBJSON and from the binary model.
+			for _, ext := range []string{".ubj", ".bin"} {
+				m := loadFile(t, filepath.Join(dir, name+ext))
+				out := filepath.Join(dir, name+ext+"-sluice", "xgboost-model")
+				writeModel(t, m, out)
+				got := pythonPredict(t, py, out, path)
+				compareCases(t, "XGBoost on Sluice's JSON from "+ext, got, c)
+			}
 		})
 	}
 }
