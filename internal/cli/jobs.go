@@ -34,6 +34,11 @@ func newAlgoCmd(g *globals) *cobra.Command {
 		Hidden:             true,
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// The runtime starts built-in images as `sluice algo <name> <mode>`, the way docker
+			// passes train or serve; processing images take no mode word.
+			if len(args) >= 2 && args[1] == "process" {
+				args = append([]string{args[0]}, args[2:]...)
+			}
 			if err := algo.Main(cmd.Context(), args, g.stdout, g.stderr); err != nil {
 				if errors.Is(err, algo.ErrUsage) {
 					return exitError{code: 2}
