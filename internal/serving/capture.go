@@ -206,7 +206,12 @@ func (c *Capturer) Run(ctx context.Context) error {
 		now := time.Now().UTC()
 		name := fmt.Sprintf("%s-%03d-%s.jsonl", now.Format("04-05"), now.Nanosecond()/1e6, newUUID())
 		u := f.dir.Join(name)
-		if err := c.store.Put(ctx, u, bytes.NewReader(f.buf.Bytes()), int64(f.buf.Len())); err != nil {
+		err := c.store.Put(ctx, u, bytes.NewReader(f.buf.Bytes()), int64(f.buf.Len()))
+		if errors.Is(err, blob.ErrNotExist) && blob.EnsureBucket(ctx, c.store, u.Bucket) == nil {
+			// Like jobs' outputs, capture creates its bucket when the backend lacks it.
+			err = c.store.Put(ctx, u, bytes.NewReader(f.buf.Bytes()), int64(f.buf.Len()))
+		}
+		if err != nil {
 			c.failed.Add(uint64(f.n))
 			c.log.Warn("data capture write failed", "uri", u.String(), "records", f.n, slog.Any("error", err))
 			return err

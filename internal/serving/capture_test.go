@@ -52,7 +52,6 @@ func readCapture(t *testing.T, store blob.Store, prefix string) (files []string,
 
 func TestDataCapture(t *testing.T) {
 	e := newTestEnv(t)
-	e.blob.EnsureBucket(context.Background(), "capture")
 	c := NewCapturer(CapturerConfig{Store: e.blob, FlushInterval: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

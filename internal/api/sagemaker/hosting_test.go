@@ -355,3 +355,39 @@ func decodeJSON(t *testing.T, resp *http.Response, v any) {
 		t.Fatal(err)
 	}
 }
+
+func TestDataCaptureOverTheAPI(t *testing.T) {
+	srv := servertest.Start(t)
+	ctx := context.Background()
+	c, rc := srv.SageMaker(), runtimeClient(srv)
+	data := putXGBoostModel(t, srv, "m/model.tar.gz")
+	c.CreateModel(ctx, &sm.CreateModelInput{ModelName: aws.String("m"), PrimaryContainer: &types.ContainerDefinition{Image: aws.String("sluice/xgboost"), ModelDataUrl: aws.String(data)}})
+	if _, err := c.CreateEndpointConfig(ctx, &sm.CreateEndpointConfigInput{EndpointConfigName: aws.String("c"),
+		ProductionVariants: []types.ProductionVariant{{VariantName: aws.String("v"), ModelName: aws.String("m"), InitialInstanceCount: aws.Int32(1), InstanceType: types.ProductionVariantInstanceTypeMlM5Large}},
+		DataCaptureConfig: &types.DataCaptureConfig{EnableCapture: aws.Bool(true), InitialSamplingPercentage: aws.Int32(100), DestinationS3Uri: aws.String("s3://capture/dc"),
+			CaptureOptions:           []types.CaptureOption{{CaptureMode: types.CaptureModeInput}, {CaptureMode: types.CaptureModeOutput}},
+			CaptureContentTypeHeader: &types.CaptureContentTypeHeader{CsvContentTypes: []string{"text/csv"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	c.CreateEndpoint(ctx, &sm.CreateEndpointInput{EndpointName: aws.String("cap"), EndpointConfigName: aws.String("c")})
+	if de := waitInService(t, c, "cap"); de.DataCaptureConfig == nil || de.DataCaptureConfig.CaptureStatus != types.CaptureStatusStarted {
+		t.Fatalf("DataCaptureConfig: %+v", de.DataCaptureConfig)
+	}
+	for range 3 {
+		if _, err := rc.InvokeEndpoint(ctx, &smr.InvokeEndpointInput{EndpointName: aws.String("cap"), Body: []byte("1,1,1"), ContentType: aws.String("text/csv")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var keys []string
+	deadline := time.Now().Add(20 * time.Second)
+	for len(keys) == 0 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		srv.Blob().List(ctx, blob.MustParseURI("s3://capture/dc/cap/v/"), func(o blob.ObjectInfo) error {
+			keys = append(keys, o.URI.Key)
+			return nil
+		})
+	}
+	if len(keys) == 0 {
+		t.Fatal("no capture file was written")
+	}
+}
