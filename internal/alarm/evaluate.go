@@ -19,12 +19,36 @@ type outcome struct {
 	// retain is set when the rules keep the current state (ignore, or a thin percentile).
 	retain bool
 	state  StateValue
+	// reason and data (the StateReasonData JSON document) are filled by describe, which only a
+	// transition needs.
 	reason string
-	// data is the StateReasonData JSON document.
-	data string
+	data   string
+
+	d                                 *Definition
+	st                                Statistic
+	real, points                      []Datapoint
+	now                               time.Time
+	realBreach, n, m, filled, unknown int
+	filledAs                          string
 }
 
-// evaluate applies CloudWatch's rules to points, the evaluation range newest first.
+// evaluate is decide followed by describe.
+func evaluate(d *Definition, st Statistic, points []Datapoint, now time.Time) outcome {
+	o := decide(d, st, points, now)
+	o.describe()
+	return o
+}
+
+// describe words the outcome's reason and reason data.
+func (o *outcome) describe() {
+	if o.retain || o.d == nil {
+		return
+	}
+	o.reason = reasonText(o.d, o.state, o.real, o.realBreach, o.n, o.m, o.filled, o.filledAs, o.unknown)
+	o.data = reasonData(o.d, o.st, o.real, o.points, o.now)
+}
+
+// decide applies CloudWatch's rules to points, the evaluation range newest first.
 //
 // It takes the most recent EvaluationPeriods (N) real datapoints of the range. When fewer than N
 // exist, the rest are filled by TreatMissingData: breaching and notBreaching count them as such;
@@ -33,7 +57,7 @@ type outcome struct {
 // outcome is undecided, which "missing" resolves to ALARM and "ignore" to no change. When every
 // datapoint is unknown, "missing" gives INSUFFICIENT_DATA and "ignore" no change. These rules
 // reproduce the table of CloudWatch's "How alarm state is evaluated when data is missing".
-func evaluate(d *Definition, st Statistic, points []Datapoint, now time.Time) outcome {
+func decide(d *Definition, st Statistic, points []Datapoint, now time.Time) outcome {
 	n, m := int(d.EvaluationPeriods), d.m()
 	real := make([]Datapoint, 0, n)
 	for _, p := range points {
@@ -79,9 +103,8 @@ func evaluate(d *Definition, st Statistic, points []Datapoint, now time.Time) ou
 		state = StateAlarm
 	}
 	return outcome{
-		state:  state,
-		reason: reasonText(d, state, real, breach-filledIfBreaching(filledAs, filled), n, m, filled, filledAs, unknown),
-		data:   reasonData(d, st, real, points, now),
+		state: state, d: d, st: st, real: real, points: points, now: now,
+		realBreach: breach - filledIfBreaching(filledAs, filled), n: n, m: m, filled: filled, unknown: unknown, filledAs: filledAs,
 	}
 }
 

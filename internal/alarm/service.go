@@ -794,6 +794,7 @@ func (s *Service) evaluateAll(ctx context.Context, earlyOnly bool) (next time.Ti
 		e := s.alarms[sn.def.AlarmName]
 		// Apply only if nothing changed the alarm while it was being evaluated.
 		if e != nil && e.version == sn.version && e.alarm.State.Value == sn.state && !e.pinned && !now.Before(e.holdUntil) {
+			out.describe()
 			err = errors.Join(err, s.transitionLocked(ctx, e, out.state, out.reason, out.data, now.UTC()))
 		}
 		s.mu.Unlock()
@@ -845,9 +846,9 @@ func evaluateAt(d *Definition, src source, st Statistic, now time.Time) outcome 
 	cur := pts[r]
 	if cur.Present && src.settlesEarly(st, d.ComparisonOperator) && d.ComparisonOperator.breaches(cur.Value, d.Threshold) {
 		early := append([]Datapoint{cur}, complete[:r-1]...)
-		if o := evaluate(d, st, early, now); !o.retain && o.state == StateAlarm {
+		if o := decide(d, st, early, now); !o.retain && o.state == StateAlarm {
 			return o
 		}
 	}
-	return evaluate(d, st, complete, now)
+	return decide(d, st, complete, now)
 }
