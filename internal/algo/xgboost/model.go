@@ -14,8 +14,8 @@ import (
 	"math"
 )
 
-// XGBoostVersion is the XGBoost release whose model format WriteJSON produces.
-var XGBoostVersion = [3]int{1, 7, 4}
+// xgboostVersion is the XGBoost release whose model format WriteJSON produces.
+var xgboostVersion = [3]int{1, 7, 4}
 
 // NoParent is the parent index XGBoost records for a tree's root node (INT32_MAX).
 const NoParent int32 = math.MaxInt32
@@ -94,7 +94,8 @@ type Model struct {
 	WeightDrop []float32
 	// Attributes are XGBoost's free-form learner attributes (best_iteration, ...).
 	Attributes map[string]string
-	// Version is the XGBoost version recorded in the file; zero means XGBoostVersion.
+	// Version is the XGBoost version recorded in a loaded file (informational; WriteJSON
+	// always writes XGBoost 1.7's format and version).
 	Version [3]int
 }
 

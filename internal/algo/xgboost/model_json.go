@@ -336,7 +336,11 @@ func (m *Model) WriteJSON(w io.Writer) error {
 		return fmt.Errorf("xgboost write: %w", err)
 	}
 	info, _ := lookupObjective(m.Objective)
-	b := make([]byte, 0, 4096+len(m.Trees)*64*int(max(1, avgNodes(m.Trees))))
+	nodes := 0
+	for i := range m.Trees {
+		nodes += m.Trees[i].NumNodes()
+	}
+	b := make([]byte, 0, 4096+nodes*80) // about 80 bytes of JSON per node
 
 	b = append(b, `{"learner":{"attributes":`...)
 	b = appendStringMap(b, m.Attributes)
@@ -381,7 +385,7 @@ func (m *Model) WriteJSON(w io.Writer) error {
 		b = appendStringMap(b, params)
 	}
 	b = append(b, `}},"version":[`...)
-	for i, v := range XGBoostVersion {
+	for i, v := range xgboostVersion {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -392,13 +396,6 @@ func (m *Model) WriteJSON(w io.Writer) error {
 		return fmt.Errorf("xgboost write: %w", err)
 	}
 	return nil
-}
-
-func avgNodes(trees []Tree) int {
-	if len(trees) == 0 {
-		return 1
-	}
-	return trees[0].NumNodes()
 }
 
 // appendGBTree writes the {"model":...,"name":"gbtree"} object.
