@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -258,4 +259,39 @@ func realAbalone(t *testing.T) string {
 		t.Skipf("SKIPPED: real abalone data not found at %s", path)
 	}
 	return path
+}
+
+// TestMatchesScikitLearn compares prep's output on the real abalone file with the
+// scikit-learn preprocessing of SageMaker's abalone example (rows compared as sorted sets,
+// since the shuffles differ).
+func TestMatchesScikitLearn(t *testing.T) {
+	py := os.Getenv("SLUICE_TEST_PYTHON")
+	if py == "" {
+		t.Skip("SKIPPED: set SLUICE_TEST_PYTHON=/usr/bin/python3 (with sklearn and pandas) to compare with scikit-learn")
+	}
+	path := realAbalone(t)
+	dir := t.TempDir()
+	cfg := defaults(path, dir)
+	cfg.Ratios = [3]float64{1, 0, 0}
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	ref := filepath.Join(dir, "sklearn.csv")
+	if out, err := exec.Command(py, filepath.Join("testdata", "sklearn_preprocess.py"), path, ref).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	ours, theirs := readSplit(t, filepath.Join(dir, "train", "train.csv")), readSplit(t, ref)
+	if len(ours) != len(theirs) {
+		t.Fatalf("%d rows, scikit-learn %d", len(ours), len(theirs))
+	}
+	order := func(a, b []float64) int { return slices.Compare(a, b) }
+	slices.SortFunc(ours, order)
+	slices.SortFunc(theirs, order)
+	for i := range ours {
+		for j := range ours[i] {
+			if math.Abs(ours[i][j]-theirs[i][j]) > 1e-9 {
+				t.Fatalf("sorted row %d column %d: %v, scikit-learn %v", i, j, ours[i], theirs[i])
+			}
+		}
+	}
 }
