@@ -190,21 +190,31 @@ func (tx *Tx) CountModelPackages(ctx context.Context, groupID int64) (int64, err
 
 // NextVersion issues the next version number of the group with this ARN and the creation time
 // of that version: now, or one millisecond (the precision of SageMaker's timestamps) after the
-// group's previous version if the clock has not moved past it. The group row stays locked until the transaction ends, which serialises concurrent
-// creates in one group.
+// group's previous version if the clock has not moved past it. The group row stays locked until
+// the transaction ends, which serialises concurrent creates in one group.
 func (tx *Tx) NextVersion(ctx context.Context, groupARN string, now time.Time) (g ModelPackageGroup, version int64, created time.Time, err error) {
+	return tx.ReserveVersions(ctx, groupARN, 1, now)
+}
+
+// ReserveVersions issues n consecutive version numbers of the group at once, for bulk imports:
+// first … first+n-1, created one millisecond apart from firstCreated on (see NextVersion).
+func (tx *Tx) ReserveVersions(ctx context.Context, groupARN string, n int, now time.Time) (g ModelPackageGroup, first int64, firstCreated time.Time, err error) {
+	if n < 1 {
+		return g, 0, time.Time{}, fmt.Errorf("store: reserve %d versions: need at least one", n)
+	}
+	const ms = int64(time.Millisecond)
 	const bump = `UPDATE model_package_groups
-		SET latest_version = latest_version + 1,
-		    last_created_at = CASE WHEN $2 > last_created_at THEN $2 ELSE last_created_at + 1000000 END
+		SET latest_version = latest_version + $3,
+		    last_created_at = (CASE WHEN $2 > last_created_at THEN $2 ELSE last_created_at + 1000000 END) + ($3 - 1) * 1000000
 		WHERE arn = $1`
 	const cols = `id, arn, name, description, status, created_at, created_by, latest_version, last_created_at`
 	var row *sql.Row
 	if tx.s.dialect == Postgres {
-		row = tx.QueryRowContext(ctx, bump+` RETURNING `+cols, groupARN, Nanos(now))
+		row = tx.QueryRowContext(ctx, bump+` RETURNING `+cols, groupARN, Nanos(now), int64(n))
 	} else {
 		// SQLite implements RETURNING with a trigger, which costs a statement journal; the
 		// transaction holds the only write lock, so a separate read sees exactly this update.
-		res, err := tx.exec(ctx, bump, groupARN, Nanos(now))
+		res, err := tx.exec(ctx, bump, groupARN, Nanos(now), int64(n))
 		if err != nil {
 			return g, 0, time.Time{}, fmt.Errorf("store: next version: %w", err)
 		}
@@ -213,15 +223,16 @@ func (tx *Tx) NextVersion(ctx context.Context, groupARN string, now time.Time) (
 		}
 		row = tx.queryRow(ctx, `SELECT `+cols+` FROM model_package_groups WHERE arn = $1`, groupARN)
 	}
-	var createdNanos, groupCreated int64
+	var lastNanos, groupCreated int64
 	var by string
-	err = row.Scan(&g.ID, &g.ARN, &g.Name, &g.Description, &g.Status, &groupCreated, &by, &g.LatestVersion, &createdNanos)
+	err = row.Scan(&g.ID, &g.ARN, &g.Name, &g.Description, &g.Status, &groupCreated, &by, &g.LatestVersion, &lastNanos)
 	if err != nil {
 		return g, 0, time.Time{}, notFound(err, "model package group")
 	}
 	g.CreatedAt = FromNanos(groupCreated)
 	g.CreatedBy = json.RawMessage(by)
-	return g, g.LatestVersion, FromNanos(createdNanos), nil
+	first = g.LatestVersion - int64(n) + 1
+	return g, first, FromNanos(lastNanos - int64(n-1)*ms), nil
 }
 
 // ListModelPackageGroups returns up to q.Limit groups in q's order.
@@ -309,6 +320,56 @@ func (tx *Tx) InsertModelPackage(ctx context.Context, p *ModelPackage) error {
 	}
 	if err != nil {
 		return fmt.Errorf("store: insert model package: %w", err)
+	}
+	return nil
+}
+
+// InsertModelPackages stores many new packages in a few statements, for bulk imports. IDs are
+// not reported back.
+func (tx *Tx) InsertModelPackages(ctx context.Context, ps []ModelPackage) error {
+	// 50 rows of 16 parameters a statement: a full batch is always the same text, so it is
+	// prepared once, and SQLite's parameter lookup (linear in the number of parameters) stays
+	// cheap.
+	const perStatement = 50
+	for start := 0; start < len(ps); start += perStatement {
+		batch := ps[start:min(start+perStatement, len(ps))]
+		var b strings.Builder
+		b.WriteString(`INSERT INTO model_packages (arn, name, group_id, group_name, version, description, approval_status, approval_description, status,
+		created_at, created_by, modified_at, modified_by, customer_metadata, spec, client_token) VALUES `)
+		args := make([]any, 0, len(batch)*16)
+		for i, p := range batch {
+			meta, err := metadataText(p.CustomerMetadata)
+			if err != nil {
+				return err
+			}
+			var groupID, token any
+			if p.GroupID != 0 {
+				groupID = p.GroupID
+			}
+			if p.ClientToken != "" {
+				token = p.ClientToken
+			}
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(")
+			for j := 1; j <= 16; j++ {
+				if j > 1 {
+					b.WriteString(", ")
+				}
+				b.WriteString("$" + strconv.Itoa(len(args)+j))
+			}
+			b.WriteString(")")
+			args = append(args, p.ARN, p.Name, groupID, p.GroupName, p.Version, p.Description, p.ApprovalStatus, p.ApprovalDescription, p.Status,
+				Nanos(p.CreatedAt), jsonText(p.CreatedBy), Nanos(p.ModifiedAt), jsonText(p.ModifiedBy), meta, jsonText(p.Spec), token)
+		}
+		_, err := tx.exec(ctx, b.String(), args...)
+		if IsUniqueViolation(err) {
+			return fmt.Errorf("store: bulk insert model packages: %w", ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("store: bulk insert model packages: %w", err)
+		}
 	}
 	return nil
 }

@@ -371,3 +371,47 @@ func TestLatestApprovedUsesIndex(t *testing.T) {
 		}
 	})
 }
+
+func TestBulkImport(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+		g := newGroup(t, s, "bulk", now)
+		if _, err := addVersion(ctx, s, g.ARN, "Approved", now); err != nil {
+			t.Fatal(err)
+		}
+		const n = 1234
+		err := s.InTx(ctx, func(tx *store.Tx) error {
+			grp, first, created, err := tx.ReserveVersions(ctx, g.ARN, n, now)
+			if err != nil {
+				return err
+			}
+			if first != 2 || !created.Equal(now.Add(time.Millisecond)) {
+				t.Errorf("ReserveVersions = first %d at %v; want 2 at %v (1 ms after version 1)", first, created, now.Add(time.Millisecond))
+			}
+			ps := make([]store.ModelPackage, n)
+			for i := range ps {
+				v := first + int64(i)
+				at := created.Add(time.Duration(i) * time.Millisecond)
+				ps[i] = store.ModelPackage{GroupID: grp.ID, GroupName: grp.Name, Name: grp.Name, Version: v, Status: "Completed", ApprovalStatus: "PendingManualApproval",
+					ARN: fmt.Sprintf("arn:aws:sagemaker:us-east-1:000000000000:model-package/bulk/%d", v), CreatedAt: at, ModifiedAt: at}
+			}
+			return tx.InsertModelPackages(ctx, ps)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, err := addVersion(ctx, s, g.ARN, "Approved", now)
+		if err != nil || next.Version != n+2 || !next.CreatedAt.Equal(now.Add(time.Duration(n+1)*time.Millisecond)) {
+			t.Fatalf("version after the import = %d at %v, %v", next.Version, next.CreatedAt, err)
+		}
+		latest, _ := s.ListModelPackages(ctx, store.ModelPackageQuery{GroupARN: g.ARN, Descending: true, Limit: 3})
+		if fmt.Sprint(versions(latest)) != fmt.Sprintf("[%d %d %d]", n+2, n+1, n) {
+			t.Fatalf("newest versions %v", versions(latest))
+		}
+		dup := []store.ModelPackage{{GroupID: g.ID, GroupName: "bulk", Name: "bulk", Version: 3, ARN: "arn:x", Status: "Completed"}}
+		if err := s.InTx(ctx, func(tx *store.Tx) error { return tx.InsertModelPackages(ctx, dup) }); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("bulk insert of a taken version: %v", err)
+		}
+	})
+}
