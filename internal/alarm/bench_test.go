@@ -3,6 +3,7 @@ package alarm_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -96,12 +97,38 @@ func latencyReport(b *testing.B, samples []time.Duration) {
 // state stored in SQLite, the time from recording a breaching 5XX datapoint to a Watch
 // subscriber receiving the ALARM transition: what a deployment waits before it rolls back. A
 // Sum alarm fires as soon as the datapoint arrives, without waiting for its period to end.
+// "quiet": the datapoint is the first in a while. "busy": another watched endpoint records
+// continuously, so data wakes are coalesced (at most one evaluation per minDataGap).
 func BenchmarkBreachToStateChange(b *testing.B) {
+	for _, busy := range []bool{false, true} {
+		name := "quiet"
+		if busy {
+			name = "busy"
+		}
+		b.Run(name, func(b *testing.B) { breachToStateChange(b, busy) })
+	}
+}
+
+func breachToStateChange(b *testing.B, busy bool) {
 	rec := alarm.NewRecorder(nil)
 	svc := openService(b, storetest.SQLite(b), alarm.SystemClock{}, rec)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go svc.Run(ctx)
+	if busy {
+		d := guardrail("background", "Invocation5XXErrors", "Sum", 60, 1, 1, alarm.GreaterThanThreshold, 1e9, alarm.MissingDataNotBreaching)
+		d.Dimensions = []alarm.Dimension{{Name: "EndpointName", Value: "background"}, {Name: "VariantName", Value: "AllTraffic"}}
+		if _, _, err := svc.Put(ctx, d); err != nil {
+			b.Fatal(err)
+		}
+		bg := rec.Endpoint("background", "AllTraffic")
+		go func() {
+			for ctx.Err() == nil {
+				bg.Invocation(200, time.Millisecond, 0)
+				time.Sleep(100 * time.Microsecond)
+			}
+		}()
+	}
 	var samples []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -120,6 +147,12 @@ func BenchmarkBreachToStateChange(b *testing.B) {
 			}
 		}
 		e := rec.Endpoint(endpoint, "AllTraffic")
+		if busy {
+			// Land the breach at a random point of the evaluator's coalescing cycle.
+			time.Sleep(time.Duration(rand.IntN(15_000)) * time.Microsecond)
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
 		b.StartTimer()
 		t0 := time.Now()
 		e.Invocation(500, -1, 0)
