@@ -224,14 +224,16 @@ func (s *Service) CreatePackage(ctx context.Context, actor Actor, in NewPackage)
 	}
 	by := mustJSON(actor.UserContext())
 	var out store.ModelPackage
+	var retried bool
 	err = s.Store.InTx(ctx, func(tx *store.Tx) error {
+		retried = false
 		if in.ClientToken != "" {
 			prev, err := tx.ModelPackageByClientToken(ctx, in.ClientToken)
 			switch {
 			case err == nil:
 				if (versioned && prev.GroupID != 0 && strings.EqualFold(s.ARNs.For(KindGroup, prev.GroupName), groupARN)) ||
 					(!versioned && prev.GroupID == 0 && strings.EqualFold(prev.Name, in.Name)) {
-					out = prev
+					out, retried = prev, true
 					return nil
 				}
 				return errorf(ErrConflict, "ClientToken %q was already used to create %s; use a new token for a different request.", in.ClientToken, prev.ARN)
@@ -269,17 +271,26 @@ func (s *Service) CreatePackage(ctx context.Context, actor Actor, in NewPackage)
 		if err := tx.PutTags(ctx, row.ARN, in.Tags); err != nil {
 			return err
 		}
-		p, err := packageFromRow(row)
-		if err != nil {
-			return err
-		}
 		out = row
-		return emit(ctx, tx, p, "")
+		return emit(ctx, tx, created(row, in.Spec, actor), "")
 	})
 	if err != nil {
 		return Package{}, wrap(err, "create model package")
 	}
-	return packageFromRow(out)
+	if retried {
+		return packageFromRow(out) // the package the first request with this token made
+	}
+	return created(out, in.Spec, actor), nil
+}
+
+// created is the Package a create just stored, built from the request rather than decoded back
+// from the row, since the transaction that wrote it is still open.
+func created(row store.ModelPackage, spec Spec, actor Actor) Package {
+	return Package{
+		ARN: row.ARN, Name: row.Name, GroupName: row.GroupName, Version: int(row.Version), Description: row.Description,
+		ApprovalStatus: ApprovalStatus(row.ApprovalStatus), Status: row.Status, CreatedAt: row.CreatedAt, ModifiedAt: row.ModifiedAt,
+		CreatedBy: actor.UserContext(), ModifiedBy: actor.UserContext(), CustomerMetadata: row.CustomerMetadata, Spec: spec,
+	}
 }
 
 // packageARN resolves a package reference (an ARN, GROUP/VERSION, or the name of an unversioned
