@@ -6,18 +6,28 @@ import (
 	"testing"
 )
 
-// benchQuantized builds a random dense uint8-quantised matrix of n rows and 28 features.
-func benchQuantized(n int) (*quantized[uint8], []gradPair, []uint32) {
+// benchQuantized builds a random dense quantised matrix of n rows and 28 features with
+// 256 bins each; four features have only three values, mostly the first, like flags.
+func benchQuantized(n int) (*quantized[uint8, uint16], []gradPair, []uint32) {
 	const nf = 28
 	rng := rand.New(rand.NewPCG(1, 2))
-	q := &quantized[uint8]{rows: n, cols: nf, bins: make([]uint8, n*nf), colBins: make([]uint8, n*nf), offsets: make([]int32, nf+1),
-		missing: make([]uint8, nf), hasMissing: make([]bool, nf)}
+	q := &quantized[uint8, uint16]{rows: n, cols: nf, slots: make([]uint16, n*nf), colBins: make([]uint8, n*nf),
+		offsets: make([]int32, nf+1), missing: make([]uint8, nf), hasMissing: make([]bool, nf)}
 	for f := 0; f < nf; f++ {
 		q.offsets[f+1] = q.offsets[f] + 257
 	}
-	for i := range q.bins {
-		q.bins[i] = uint8(rng.IntN(256))
-		q.colBins[(i%nf)*n+i/nf] = q.bins[i]
+	for r := 0; r < n; r++ {
+		for f := 0; f < nf; f++ {
+			b := uint8(rng.IntN(256))
+			if f%7 == 2 {
+				b = 0
+				if rng.Float64() > 0.7 {
+					b = uint8(1 + rng.IntN(2))
+				}
+			}
+			q.colBins[f*n+r] = b
+			q.slots[r*nf+f] = uint16(q.offsets[f]) + uint16(b)
+		}
 	}
 	gp := make([]gradPair, n)
 	for i := range gp {

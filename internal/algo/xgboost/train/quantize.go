@@ -1,37 +1,42 @@
 package train
 
-// binIndex is the storage type of a quantised cell: uint8 when every feature's bins (and
-// its missing code) fit in a byte, uint16 otherwise.
+// binIndex is the storage type of a cell's bin within its feature: uint8 when every
+// feature's bins (and its missing code) fit in a byte, uint16 otherwise.
 type binIndex interface{ ~uint8 | ~uint16 }
 
-// quantized is the training matrix as bin indices, row-major so that building a histogram
-// for a set of rows reads each row's features from one cache line. A cell holds the bin
-// within its feature; in a feature with missing values the code numBins(f) marks a missing
-// value (features without any never need the code, so 256 bins still fit a byte).
-// Histogram slots are laid out per feature: slot offsets[f]+b for bin b, and
-// offsets[f]+numBins(f) for missing.
-type quantized[B binIndex] struct {
+// slotIndex is the storage type of a cell's histogram slot: uint16 unless the histogram
+// has more than 65535 slots.
+type slotIndex interface{ ~uint16 | ~uint32 }
+
+// quantized is the training matrix as bins, stored twice for the two ways the grower
+// reads it. slots is row-major and holds each cell's histogram slot, so building a
+// histogram reads a row's features from one cache line and adds without looking up
+// offsets. colBins is column-major and holds the bin within the feature, so routing rows
+// through a split reads one small contiguous column, as XGBoost's ColumnMatrix does.
+//
+// Histogram slots are laid out per feature: offsets[f]+b for bin b, and
+// offsets[f]+numBins(f) for a missing value. In a feature with missing values the bin
+// code numBins(f) marks a missing cell (features without any never need the code, so 256
+// bins still fit a byte).
+type quantized[B binIndex, S slotIndex] struct {
 	rows, cols int
-	bins       []B
-	// colBins holds the same cells column-major (feature f of row r at f*rows+r), so
-	// that routing rows through a split reads one small contiguous column, as
-	// XGBoost's ColumnMatrix does.
-	colBins []B
-	offsets []int32
+	slots      []S
+	colBins    []B
+	offsets    []int32
 	// missing[f] is feature f's missing code; hasMissing[f] says whether it can occur.
 	missing    []B
 	hasMissing []bool
 }
 
 // goesLeft says where a split on feature f after bin splitBin sends a cell with bin b.
-func (q *quantized[B]) goesLeft(f int, b B, splitBin int32, defaultLeft bool) bool {
+func (q *quantized[B, S]) goesLeft(f int, b B, splitBin int32, defaultLeft bool) bool {
 	if q.hasMissing[f] && b == q.missing[f] {
 		return defaultLeft
 	}
 	return int32(b) <= splitBin
 }
 
-func (q *quantized[B]) numSlots() int { return int(q.offsets[q.cols]) }
+func (q *quantized[B, S]) numSlots() int { return int(q.offsets[q.cols]) }
 
 // slotLayout returns per-feature histogram slot offsets (numBins+1 slots per feature).
 func slotLayout(c *cuts) []int32 {
@@ -57,9 +62,15 @@ func fitsUint8(c *cuts) bool {
 	return true
 }
 
+// fitsUint16Slots reports whether every histogram slot index fits in a uint16.
+func fitsUint16Slots(c *cuts) bool {
+	off := slotLayout(c)
+	return off[len(off)-1] <= 1<<16
+}
+
 // quantize bins every cell of m with the cuts, in parallel over row blocks.
-func quantize[B binIndex](m *Matrix, c *cuts, threads int) *quantized[B] {
-	q := &quantized[B]{rows: m.Rows, cols: m.Cols, bins: make([]B, m.Rows*m.Cols), colBins: make([]B, m.Rows*m.Cols), offsets: slotLayout(c),
+func quantize[B binIndex, S slotIndex](m *Matrix, c *cuts, threads int) *quantized[B, S] {
+	q := &quantized[B, S]{rows: m.Rows, cols: m.Cols, slots: make([]S, m.Rows*m.Cols), colBins: make([]B, m.Rows*m.Cols), offsets: slotLayout(c),
 		missing: make([]B, m.Cols), hasMissing: c.hasMissing}
 	for f := range q.missing {
 		q.missing[f] = B(c.numBins(f))
@@ -71,6 +82,7 @@ func quantize[B binIndex](m *Matrix, c *cuts, threads int) *quantized[B] {
 		for f := 0; f < m.Cols; f++ {
 			fc := c.featureCuts(f)
 			code := B(len(fc))
+			off := q.offsets[f]
 			col := m.Col(f)
 			nb := len(fc)
 			for i := lo; i < hi; i++ {
@@ -88,7 +100,7 @@ func quantize[B binIndex](m *Matrix, c *cuts, threads int) *quantized[B] {
 				} else {
 					b = B(searchBin(fc, x))
 				}
-				q.bins[i*m.Cols+f] = b
+				q.slots[i*m.Cols+f] = S(off + int32(b))
 				q.colBins[f*m.Rows+i] = b
 			}
 		}

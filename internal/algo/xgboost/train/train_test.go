@@ -458,3 +458,35 @@ func TestTwoByteBins(t *testing.T) {
 		})
 	}
 }
+
+// TestWideDataSlots covers histograms with more than 65535 slots (uint32 slot indices).
+func TestWideDataSlots(t *testing.T) {
+	const rows, cols = 1200, 300
+	rng := rand.New(rand.NewPCG(9, 9))
+	x := &Matrix{Rows: rows, Cols: cols, Data: make([]float32, rows*cols), Labels: make([]float32, rows)}
+	for i := range x.Data {
+		x.Data[i] = float32(rng.NormFloat64())
+	}
+	for i := range x.Labels {
+		x.Labels[i] = x.At(i, 7) - 2*x.At(i, 250)
+	}
+	p, err := ParseParams(map[string]string{"num_round": "3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fitsUint16Slots(buildCuts(x, p.MaxBin, 2)) {
+		t.Fatal("slots fit uint16; the test does not reach the uint32 path")
+	}
+	m, margins, err := trainMargins(context.Background(), p, x, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range modelMargins(m, x) {
+		if math.Abs(float64(v-margins[i])) > 1e-5 {
+			t.Fatalf("row %d: model margin %v, trainer margin %v", i, v, margins[i])
+		}
+	}
+	if f := m.Trees[0].SplitIndices[0]; f != 7 && f != 250 {
+		t.Errorf("first split on feature %d, want 7 or 250", f)
+	}
+}
