@@ -79,7 +79,11 @@ func (r *Runner) execute(runCtx, jobCtx context.Context, j store.Job, a *active)
 	case KindTraining:
 		out, err = x.training(j)
 	default:
-		out = failed("InternalServerError: unknown job kind %q", j.Kind)
+		if ex := r.executor(x.kind); ex != nil {
+			out, err = x.external(ex, j.Spec)
+		} else {
+			out = unknownKind(j.Kind)
+		}
 	}
 	if x.log != nil {
 		if out.status != "" && err == nil {

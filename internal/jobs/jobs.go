@@ -166,6 +166,8 @@ type Runner struct {
 	mu      sync.Mutex
 	active  map[string]*active // by ARN
 	running bool
+	// executors run the kinds the runner does not run itself (RegisterExecutor).
+	executors map[Kind]Executor
 }
 
 // active is a job this runner is executing.

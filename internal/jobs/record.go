@@ -134,6 +134,9 @@ func (r *Runner) emit(ctx context.Context, tx *store.Tx, rec *record) error {
 	detail := map[string]any{}
 	detailType := EventProcessingJobStateChange
 	switch Kind(rec.Kind) {
+	case KindTransform:
+		detailType = EventTransformJobStateChange
+		transformDetail(detail, rec, ms)
 	case KindTraining:
 		detailType = EventTrainingJobStateChange
 		detail["TrainingJobName"] = rec.Name
