@@ -87,6 +87,7 @@ type result struct {
 	createRate     float64
 	createP50      time.Duration
 	createP99      time.Duration
+	createCPU      time.Duration
 	seed           time.Duration
 	latestP50      time.Duration
 	latestP99      time.Duration
@@ -134,6 +135,13 @@ func printTable(out io.Writer, o options, rs []result) {
 	}
 	row("", func(r result) string { return r.engine })
 	row(fmt.Sprintf("CreateModelPackage throughput (%d clients)", o.clients), func(r result) string { return fmt.Sprintf("%.0f/s", r.createRate) })
+	row("  CPU per create (client + server)", func(r result) string { return ms(r.createCPU) })
+	row(fmt.Sprintf("  CPU-bound capacity on %d cores", runtime.NumCPU()), func(r result) string {
+		if r.createCPU == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.0f/s", float64(runtime.NumCPU())/r.createCPU.Seconds())
+	})
 	row("CreateModelPackage p50", func(r result) string { return ms(r.createP50) })
 	row("CreateModelPackage p99", func(r result) string { return ms(r.createP99) })
 	row(fmt.Sprintf("seed %d versions (store, bulk insert)", o.versions), func(r result) string { return r.seed.Round(10 * time.Millisecond).String() })
@@ -200,6 +208,7 @@ func bench(ctx context.Context, o options, engine, dsn string) (result, error) {
 	var next atomic.Int64
 	var failures atomic.Int64
 	var wg sync.WaitGroup
+	cpu0 := processCPU()
 	start := time.Now()
 	for c := 0; c < o.clients; c++ {
 		wg.Add(1)
@@ -220,6 +229,7 @@ func bench(ctx context.Context, o options, engine, dsn string) (result, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	res.createCPU = (processCPU() - cpu0) / time.Duration(o.creates)
 	if n := failures.Load(); n > 0 {
 		return res, fmt.Errorf("%d of %d creates failed", n, o.creates)
 	}
