@@ -71,6 +71,11 @@ func TestGroups(t *testing.T) {
 		if _, err := svc.CreateGroup(ctx, alice, registry.NewGroup{Name: "churn-MODEL"}); !errors.Is(err, registry.ErrExists) {
 			t.Fatalf("same name in other case: %v, want ErrExists", err)
 		}
+		for _, bad := range []string{"", "-lead", "trail-", "under_score", strings.Repeat("a", 64)} {
+			if _, err := svc.CreateGroup(ctx, alice, registry.NewGroup{Name: bad}); !errors.Is(err, registry.ErrInvalid) {
+				t.Errorf("CreateGroup(%q) = %v, want ErrInvalid", bad, err)
+			}
+		}
 		for _, ref := range []string{"Churn-Model", "churn-model", g.ARN} {
 			got, err := svc.Group(ctx, ref)
 			if err != nil || got.Name != "Churn-Model" || got.Description != "churn" {
@@ -124,6 +129,7 @@ func TestCreatePackage(t *testing.T) {
 			{"both group and name", registry.NewPackage{GroupName: "abalone", Name: "x"}, registry.ErrInvalid},
 			{"unknown group", registry.NewPackage{GroupName: "ghost"}, registry.ErrNotFound},
 			{"approval on unversioned", registry.NewPackage{Name: "solo", ApprovalStatus: registry.Approved}, registry.ErrInvalid},
+			{"unversioned name pattern", registry.NewPackage{Name: "no_underscores"}, registry.ErrInvalid},
 			{"invalid approval", registry.NewPackage{GroupName: "abalone", ApprovalStatus: "Maybe"}, registry.ErrInvalid},
 			{"too much metadata", registry.NewPackage{GroupName: "abalone", CustomerMetadata: manyMetadata(51)}, registry.ErrInvalid},
 			{"oversized documents", registry.NewPackage{GroupName: "abalone", Spec: registry.Spec{ModelCard: json.RawMessage(`{"ModelCardContent":"` + strings.Repeat("x", 1<<20) + `"}`)}}, registry.ErrInvalid},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,10 @@ const (
 
 // now reads the clock at millisecond precision, the precision of SageMaker's timestamps and of
 // the AWS SDKs, so a CreationTime a client read back filters exactly.
+// nameRE is SageMaker's EntityName: the names of groups and unversioned packages. The API layer
+// reports violations in AWS's words; this check keeps in-process callers to the same rule.
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$`)
+
 func (s *Service) now() time.Time {
 	if s.Now != nil {
 		return s.Now().UTC().Truncate(time.Millisecond)
@@ -56,8 +61,8 @@ type NewGroup struct {
 // CreateGroup creates a group; a group of the same name (names are case-insensitive, as in
 // their ARNs) is ErrExists.
 func (s *Service) CreateGroup(ctx context.Context, actor Actor, in NewGroup) (Group, error) {
-	if in.Name == "" {
-		return Group{}, errorf(ErrInvalid, "ModelPackageGroupName is required.")
+	if !nameRE.MatchString(in.Name) {
+		return Group{}, errorf(ErrInvalid, "ModelPackageGroupName %q is not a valid name: use 1 to 63 letters, digits and hyphens, starting and ending with a letter or digit.", in.Name)
 	}
 	by, _ := json.Marshal(actor.UserContext())
 	row := store.ModelPackageGroup{
@@ -208,6 +213,9 @@ func (s *Service) CreatePackage(ctx context.Context, actor Actor, in NewPackage)
 	}
 	if in.ApprovalStatus != "" && !in.ApprovalStatus.Valid() {
 		return Package{}, errorf(ErrInvalid, "ModelApprovalStatus %q is not one of %v.", in.ApprovalStatus, ApprovalStatuses)
+	}
+	if !versioned && !nameRE.MatchString(in.Name) {
+		return Package{}, errorf(ErrInvalid, "ModelPackageName %q is not a valid name: use 1 to 63 letters, digits and hyphens, starting and ending with a letter or digit.", in.Name)
 	}
 	if len(in.CustomerMetadata) > MaxCustomerMetadata {
 		return Package{}, errorf(ErrInvalid, "CustomerMetadataProperties has %d entries; at most %d are allowed.", len(in.CustomerMetadata), MaxCustomerMetadata)
