@@ -23,22 +23,23 @@ func (c *cuts) numBins(f int) int { return int(c.ptr[f+1] - c.ptr[f]) }
 // featureCuts returns feature f's cut values.
 func (c *cuts) featureCuts(f int) []float32 { return c.values[c.ptr[f]:c.ptr[f+1]] }
 
-// searchBin returns the bin of value x for feature f (x must not be NaN).
+// searchBin returns the bin of value x for feature f's cuts fc (x must not be NaN): the
+// first cut greater than x (XGBoost's upper_bound), or the last bin. The search is
+// branch-free, since the comparisons are unpredictable.
 func searchBin(fc []float32, x float32) int {
-	// upper_bound: first cut > x.
-	lo, hi := 0, len(fc)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if fc[mid] <= x {
-			lo = mid + 1
-		} else {
-			hi = mid
+	base, n := 0, len(fc)
+	for n > 1 {
+		half := n / 2
+		if fc[base+half-1] <= x {
+			base += half
 		}
+		n -= half
 	}
-	if lo == len(fc) {
-		lo--
+	// fc[:base] are all <= x; fc[base] is the candidate.
+	if base < len(fc)-1 && fc[base] <= x {
+		base++
 	}
-	return lo
+	return base
 }
 
 // summaryEntry is an entry of a weighted quantile summary: a value with the minimum and

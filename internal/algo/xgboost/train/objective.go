@@ -127,24 +127,19 @@ func expf(x float32) float32 { return float32(math.Exp(float64(x))) }
 
 // gradients fills out (numGroups blocks of n rows, group-major) with the gradient and
 // hessian of every row at the current margins (row-major, numGroups per row), for rows
-// [lo, hi). It is called in parallel over disjoint row ranges.
+// [lo, hi). weights must not be nil (unit weights are a slice of ones, which keeps the
+// loops free of per-row branches). It is called in parallel over disjoint row ranges.
 func (o objective) gradients(p *Params, margins, labels, weights []float32, out []gradPair, n, lo, hi int) {
-	weight := func(i int) float32 {
-		if weights == nil {
-			return 1
-		}
-		return weights[i]
-	}
 	switch o.kind {
 	case objSquared:
 		for i := lo; i < hi; i++ {
-			w := weight(i)
+			w := weights[i]
 			out[i] = gradPair{(margins[i] - labels[i]) * w, w}
 		}
 	case objRegLogistic, objBinaryLogistic:
 		spw := p.ScalePosWeight
 		for i := lo; i < hi; i++ {
-			w := weight(i)
+			w := weights[i]
 			y := labels[i]
 			if y == 1 {
 				w *= spw
@@ -156,14 +151,14 @@ func (o objective) gradients(p *Params, margins, labels, weights []float32, out 
 	case objPoisson:
 		mds := p.MaxDeltaStep
 		for i := lo; i < hi; i++ {
-			w := weight(i)
+			w := weights[i]
 			m := margins[i]
 			out[i] = gradPair{(expf(m) - labels[i]) * w, expf(m+mds) * w}
 		}
 	case objSoftprob, objSoftmax:
 		k := p.NumClass
 		for i := lo; i < hi; i++ {
-			w := weight(i)
+			w := weights[i]
 			row := margins[i*k : i*k+k]
 			wmax := row[0]
 			for _, v := range row[1:] {

@@ -63,6 +63,10 @@ func (r regularizer) gain(s histBin) float32 {
 
 // splitGain is the summed gain of two children.
 func (r regularizer) splitGain(left, right histBin) float32 {
+	if r.maxDeltaStep == 0 {
+		// The uncapped gain does not depend on the weight; skip computing it.
+		return float32(r.gainGivenWeight(left, 0) + r.gainGivenWeight(right, 0))
+	}
 	return float32(r.gainGivenWeight(left, r.weight(left)) + r.gainGivenWeight(right, r.weight(right)))
 }
 

@@ -134,6 +134,13 @@ func boost[B binIndex, S slotIndex](ctx context.Context, p *Params, obj objectiv
 	cs := newColSampler(rng, p)
 	g := newGrower(p, q, c, threads)
 	gp := make([]gradPair, n*k)
+	weights := train.Weights
+	if weights == nil {
+		weights = make([]float32, n)
+		for i := range weights {
+			weights[i] = 1
+		}
+	}
 	var trees []*tree
 	var groups []int32
 
@@ -144,7 +151,7 @@ func boost[B binIndex, S slotIndex](ctx context.Context, p *Params, obj objectiv
 			return nil, nil, fmt.Errorf("train: stopped at round %d: %w", iter, err)
 		}
 		parallelRanges(n, threads, 4096, func(lo, hi int) {
-			obj.gradients(p, trainSet.margins, train.Labels, train.Weights, gp, n, lo, hi)
+			obj.gradients(p, trainSet.margins, train.Labels, weights, gp, n, lo, hi)
 		})
 		for grp := 0; grp < k; grp++ {
 			ggp := gp[grp*n : (grp+1)*n]
