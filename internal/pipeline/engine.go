@@ -114,6 +114,9 @@ const (
 	// DefaultPoll is how often the engine looks for executions started by other replicas and
 	// re-checks what it waits for, in case a notification was missed.
 	DefaultPoll = 2 * time.Second
+	// recheckEvery is how many polls pass between full re-checks of what drivers wait on;
+	// notifications make those re-checks a safety net, not the way work proceeds.
+	recheckEvery = 15
 )
 
 // EngineConfig is what an Engine needs. Store is required; Blob is needed by steps that read
@@ -243,7 +246,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	tick := time.NewTicker(e.cfg.Poll)
 	defer tick.Stop()
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
 			return nil
@@ -256,6 +259,12 @@ func (e *Engine) Run(ctx context.Context) error {
 			if err := e.resumeAll(ctx); err != nil && ctx.Err() == nil {
 				e.log.Warn("pipeline: looking for executions", slog.Any("error", err))
 			}
+			if n%recheckEvery != 0 {
+				continue
+			}
+			// Now and then, look at every job a driver waits on, in case a state change
+			// went unseen: on PostgreSQL, a transaction can commit an event with a lower id
+			// after the follower has read past it.
 			e.mu.Lock()
 			for _, d := range e.drivers {
 				d.poke(false)

@@ -231,7 +231,7 @@ func (m *fakeModels) DescribeModel(ctx context.Context, name string) (hosting.Mo
 // harness is an engine on a fresh SQLite store, with the fake job runner, a real local
 // artifact store and a real model registry.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	st     *store.Store
 	blob   blob.Store
 	jobs   *fakeJobs
@@ -263,7 +263,7 @@ func (c *testClock) Advance(d time.Duration) {
 
 type harnessOption func(*EngineConfig)
 
-func newHarness(t *testing.T, opts ...harnessOption) *harness {
+func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	t.Helper()
 	st := storetest.SQLite(t)
 	bs, err := blob.NewLocal(t.TempDir())
