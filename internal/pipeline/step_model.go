@@ -59,4 +59,4 @@ func modelProperties(m hosting.Model) map[string]any {
 }
 
 func (modelKind) check(context.Context, *attempt) outcome { return outcome{status: StepExecuting} }
-func (modelKind) stop(context.Context, *attempt) error     { return nil }
+func (modelKind) stop(context.Context, *attempt) error    { return nil }
