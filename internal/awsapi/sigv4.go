@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -56,6 +57,35 @@ type Verifier struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger
+
+	// signingKeys caches derived signing keys: deriving one costs four HMACs, and a client
+	// signs every request of a day with the same one.
+	keyMu       sync.Mutex
+	signingKeys map[signingKeyID][]byte
+}
+
+// signingKeyID names a derived signing key.
+type signingKeyID struct{ secret, date, region, service string }
+
+// maxSigningKeys bounds the cache; past it the cache starts over.
+const maxSigningKeys = 4096
+
+func (v *Verifier) signingKey(secret, date, region, service string) []byte {
+	id := signingKeyID{secret, date, region, service}
+	v.keyMu.Lock()
+	k, ok := v.signingKeys[id]
+	v.keyMu.Unlock()
+	if ok {
+		return k
+	}
+	k = signingKey(secret, date, region, service)
+	v.keyMu.Lock()
+	if v.signingKeys == nil || len(v.signingKeys) >= maxSigningKeys {
+		v.signingKeys = map[signingKeyID][]byte{}
+	}
+	v.signingKeys[id] = k
+	v.keyMu.Unlock()
+	return k
 }
 
 // Middleware authenticates every request before next sees it; a request that fails gets an
@@ -164,7 +194,7 @@ func (v *Verifier) Verify(r *http.Request) (Principal, error) {
 	canon := canonicalRequest(r, strings.Split(signedHeaders, ";"), payloadHash, presigned)
 	sum := sha256.Sum256([]byte(canon))
 	sts := "AWS4-HMAC-SHA256\n" + amzDate + "\n" + strings.Join(scope[1:], "/") + "\n" + hex.EncodeToString(sum[:])
-	key := signingKey(secret, date, region, service)
+	key := v.signingKey(secret, date, region, service)
 	want := hex.EncodeToString(hmacSHA256(key, []byte(sts)))
 	if !hmac.Equal([]byte(want), []byte(signature)) {
 		return Principal{}, authError(CodeInvalidSignature, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.")
@@ -197,11 +227,14 @@ func hmacSHA256(key, data []byte) []byte {
 
 func canonicalRequest(r *http.Request, signed []string, payloadHash string, presigned bool) string {
 	var b strings.Builder
+	b.Grow(512)
 	b.WriteString(r.Method)
 	b.WriteByte('\n')
 	b.WriteString(canonicalPath(r.URL))
 	b.WriteByte('\n')
-	b.WriteString(canonicalQuery(r.URL.Query(), presigned))
+	if r.URL.RawQuery != "" {
+		b.WriteString(canonicalQuery(r.URL.Query(), presigned))
+	}
 	b.WriteByte('\n')
 	for _, h := range signed {
 		b.WriteString(h)
@@ -219,7 +252,11 @@ func canonicalRequest(r *http.Request, signed []string, payloadHash string, pres
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString(strings.Join(strings.Fields(v), " "))
+			if trimmed(v) {
+				b.WriteString(v)
+			} else {
+				b.WriteString(strings.Join(strings.Fields(v), " "))
+			}
 		}
 		b.WriteByte('\n')
 	}
@@ -232,12 +269,43 @@ func canonicalRequest(r *http.Request, signed []string, payloadHash string, pres
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
+// trimmed reports whether a header value is already in canonical form: no leading, trailing
+// or repeated spaces and no other whitespace, which is what clients almost always send.
+func trimmed(v string) bool {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == ' ':
+			if i == 0 || i == len(v)-1 || v[i-1] == ' ' {
+				return false
+			}
+		case c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || c >= 0x80:
+			return false
+		}
+	}
+	return true
+}
+
+// unreservedPath reports whether an escaped path holds only unreserved characters and slashes,
+// so escaping its segments again would change nothing.
+func unreservedPath(p string) bool {
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !(('A' <= c && c <= 'Z') || ('a' <= c && c <= 'z') || ('0' <= c && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+			return false
+		}
+	}
+	return true
+}
+
 // canonicalPath is the URI path as AWS SDKs sign it for services other than S3: each segment of
 // the already-escaped path is escaped once more.
 func canonicalPath(u *url.URL) string {
 	p := u.EscapedPath()
 	if p == "" {
 		return "/"
+	}
+	if unreservedPath(p) {
+		return p
 	}
 	segs := strings.Split(p, "/")
 	for i, s := range segs {
