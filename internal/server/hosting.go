@@ -1,10 +1,13 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -22,7 +25,9 @@ import (
 // endpoints is the hosting side of the server: the data plane (model host, router, data
 // capture) and the control plane that drives it (the hosting service and its controller).
 type endpoints struct {
-	router     *serving.Router
+	// runtimeAuth verifies InvokeEndpoint requests with cached access keys.
+	runtimeAuth func(http.Handler) http.Handler
+	router      *serving.Router
 	capture    *serving.Capturer
 	service    *hosting.Service
 	controller *hosting.Controller
@@ -53,6 +58,8 @@ func newEndpoints(cfg config.Config, st *store.Store, bs blob.Store, arns awsapi
 		return nil, err
 	}
 	e := &endpoints{log: log}
+	verifier := &awsapi.Verifier{Keys: newKeyCache(keyLookup{st}, keyCacheTTL), Services: []string{"sagemaker"}, Log: log.With("component", "auth")}
+	e.runtimeAuth = verifier.Middleware
 	e.capture = serving.NewCapturer(serving.CapturerConfig{Store: bs, Log: log})
 	e.router = serving.NewRouter(serving.RouterConfig{Capture: e.capture, Log: log})
 	e.controller = hosting.NewController(hosting.ControllerConfig{Store: st, ARNs: arns, Router: e.router, Models: host, Log: log})
@@ -65,11 +72,56 @@ func (e *endpoints) actors() []actor {
 	return []actor{{name: "endpoints", run: e.controller.Run}, {name: "data-capture", run: e.capture.Run}}
 }
 
-// mount adds InvokeEndpoint (behind auth), the endpoint metrics of the native API, and the
-// router's Prometheus metrics.
-func (e *endpoints) mount(mux, nativeMux *http.ServeMux, auth func(http.Handler) http.Handler, reg prometheus.Registerer, cfg config.Config) {
+// mount adds InvokeEndpoint (behind its own SigV4 verifier), the endpoint metrics of the native
+// API (whose routes nativeMux's owner authenticates), and the router's Prometheus metrics.
+func (e *endpoints) mount(mux, nativeMux *http.ServeMux, reg prometheus.Registerer, cfg config.Config) {
 	rt := &runtimeapi.Handler{Router: e.router, Endpoints: e.service, Region: cfg.Region, AccountID: cfg.AccountID, Log: e.log.With("api", "runtime")}
-	rt.Register(mux, auth)
+	rt.Register(mux, e.runtimeAuth)
 	(&native.EndpointsAPI{Router: e.router, Endpoints: e.service, Log: e.log.With("api", "native")}).Register(nativeMux)
 	reg.MustRegister(e.router)
+}
+
+// keyCacheTTL is how long the data plane trusts an access key it has read: a deleted key stops
+// working on InvokeEndpoint within this time.
+const keyCacheTTL = 5 * time.Second
+
+// keyCache keeps access keys for a few seconds, so InvokeEndpoint, the hot path, does not read
+// the database on every request. Unknown keys are not cached: a key just created works at once.
+type keyCache struct {
+	next awsapi.KeyLookup
+	ttl  time.Duration
+
+	mu   sync.RWMutex
+	keys map[string]cachedKey
+}
+
+type cachedKey struct {
+	secret string
+	p      awsapi.Principal
+	until  time.Time
+}
+
+func newKeyCache(next awsapi.KeyLookup, ttl time.Duration) *keyCache {
+	return &keyCache{next: next, ttl: ttl, keys: map[string]cachedKey{}}
+}
+
+func (c *keyCache) LookupKey(ctx context.Context, id string) (string, awsapi.Principal, error) {
+	now := time.Now()
+	c.mu.RLock()
+	k, ok := c.keys[id]
+	c.mu.RUnlock()
+	if ok && now.Before(k.until) {
+		return k.secret, k.p, nil
+	}
+	secret, p, err := c.next.LookupKey(ctx, id)
+	if err != nil {
+		return "", awsapi.Principal{}, err
+	}
+	c.mu.Lock()
+	if len(c.keys) > 1024 {
+		clear(c.keys)
+	}
+	c.keys[id] = cachedKey{secret: secret, p: p, until: now.Add(c.ttl)}
+	c.mu.Unlock()
+	return secret, p, nil
 }

@@ -144,7 +144,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 
 	nativeMux := http.NewServeMux()
 	(&native.API{Events: eventLog, Jobs: s.jobs, Blob: s.blobs, Log: log.With("api", "native")}).Register(nativeMux)
-	eps.mount(mux, nativeMux, verifier.Middleware, reg, cfg)
+	eps.mount(mux, nativeMux, reg, cfg)
 	mux.Handle("/api/v1/", verifier.Middleware(nativeMux))
 
 	s.http = &http.Server{

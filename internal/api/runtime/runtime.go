@@ -5,6 +5,8 @@ package runtime
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -132,6 +134,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, awsapi.NewError(CodeValidation, http.StatusBadRequest, "Cannot read the request payload: %v", err), h.Log)
 		return
 	}
+	if err := checkPayloadHash(header(r, "X-Amz-Content-Sha256"), inv.in); err != nil {
+		writeError(w, err, h.Log)
+		return
+	}
 	req := &inv.req
 	*req = serving.Request{
 		Body:             inv.in,
@@ -191,6 +197,23 @@ func readAll(buf []byte, r io.Reader) ([]byte, error) {
 			return buf, err
 		}
 	}
+}
+
+// checkPayloadHash holds the payload to the digest it was signed with. The SigV4 verifier signs
+// over X-Amz-Content-Sha256 when a client sends it, without reading the body, so the body must be
+// checked against it here.
+func checkPayloadHash(declared string, body []byte) error {
+	if len(declared) != 2*sha256.Size {
+		return nil // absent (the verifier hashed the body itself) or UNSIGNED-PAYLOAD
+	}
+	var want [sha256.Size]byte
+	if _, err := hex.Decode(want[:], []byte(declared)); err != nil {
+		return awsapi.NewError(CodeValidation, http.StatusBadRequest, "X-Amz-Content-Sha256 %q is not a hex SHA-256 digest.", declared)
+	}
+	if sha256.Sum256(body) != want {
+		return awsapi.NewError(awsapi.CodeInvalidSignature, http.StatusForbidden, "The payload does not match its X-Amz-Content-Sha256 digest; it was changed after signing.")
+	}
+	return nil
 }
 
 func validate(req *serving.Request) error {

@@ -29,7 +29,7 @@ import (
 
 // serve starts a server with one InService endpoint "ep" (variant "v") running a two-tree
 // XGBoost model with three features.
-func serve(t *testing.T) *servertest.Server {
+func serve(t testing.TB) *servertest.Server {
 	t.Helper()
 	srv := servertest.Start(t)
 	tree := func(feat int32, cond, left, right float32) xgboost.Tree {
@@ -129,9 +129,23 @@ func TestInvokeEndpointErrors(t *testing.T) {
 		})
 	}
 
+	// A payload changed after signing is refused even though the headers verify.
+	req, _ := http.NewRequest(http.MethodPost, srv.URL()+"/endpoints/ep/invocations", bytes.NewReader([]byte("0,0,0")))
+	sum := sha256.Sum256([]byte("1,1,1"))
+	req.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
+	creds, _ := srv.AWS().Credentials.Retrieve(context.Background())
+	v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "sagemaker", srv.Config.Region, time.Now())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := errorOf(t, resp); resp.StatusCode != 403 || code != "InvalidSignatureException" {
+		t.Fatalf("tampered payload: %d %s %v", resp.StatusCode, code, body)
+	}
+
 	// The Go SDK reads the same shapes.
 	rc := smr.NewFromConfig(srv.AWS(), func(o *smr.Options) { o.BaseEndpoint = aws.String(srv.URL()); o.RetryMaxAttempts = 1 })
-	_, err := rc.InvokeEndpoint(context.Background(), &smr.InvokeEndpointInput{EndpointName: aws.String("ep"), Body: bytes.Repeat([]byte("1"), 6<<20+1), ContentType: aws.String("text/csv")})
+	_, err = rc.InvokeEndpoint(context.Background(), &smr.InvokeEndpointInput{EndpointName: aws.String("ep"), Body: bytes.Repeat([]byte("1"), 6<<20+1), ContentType: aws.String("text/csv")})
 	var ae smithy.APIError
 	if !errors.As(err, &ae) || ae.ErrorCode() != "ValidationError" {
 		t.Fatalf("6 MB payload through the SDK: %v", err)
