@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"strings"
 	"text/tabwriter"
@@ -81,7 +82,8 @@ or, if it exists, updates it to the new config. Only Approved versions deploy un
 					return err
 				}
 			}
-			config := fmt.Sprintf("%s-%s", truncateName(endpoint, 40), time.Now().UTC().Format("20060102-150405"))
+			// Configs are immutable, so every deployment gets a fresh one.
+			config := fmt.Sprintf("%s-%s-%04x", truncateName(endpoint, 40), time.Now().UTC().Format("20060102-150405"), rand.IntN(1<<16))
 			if _, err := c.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String(config),
 				ProductionVariants: []types.ProductionVariant{{VariantName: aws.String(variant), ModelName: aws.String(model),
 					InitialInstanceCount: aws.Int32(instances), InstanceType: types.ProductionVariantInstanceType(instanceType)}},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"strings"
@@ -115,7 +116,7 @@ func newEndpointsCreateCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if model != "" {
-				config = fmt.Sprintf("%s-%d", truncateName(name, 50), time.Now().Unix())
+				config = fmt.Sprintf("%s-%d-%04x", truncateName(name, 40), time.Now().Unix(), rand.IntN(1<<16))
 				if _, err := c.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{EndpointConfigName: aws.String(config),
 					ProductionVariants: []types.ProductionVariant{{VariantName: aws.String(variant), ModelName: aws.String(model),
 						InitialInstanceCount: aws.Int32(instances), InstanceType: types.ProductionVariantInstanceType(instanceType)}}}); err != nil {
