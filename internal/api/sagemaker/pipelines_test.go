@@ -430,3 +430,47 @@ func TestPipelineResumesAfterAServerRestart(t *testing.T) {
 		t.Errorf("%d processing jobs for three steps (%v): the second step's job was re-attached, not duplicated", len(jobs.ProcessingJobSummaries), err)
 	}
 }
+
+func TestPipelineDefinitionFromTheArtifactStore(t *testing.T) {
+	srv := jobServer(t)
+	c := srv.SageMaker()
+	ctx := context.Background()
+	putObject(t, srv, "s3://defs/gated.json", gatedPipeline())
+	loc := &types.PipelineDefinitionS3Location{Bucket: aws.String("defs"), ObjectKey: aws.String("gated.json")}
+	if _, err := c.CreatePipeline(ctx, &sm.CreatePipelineInput{PipelineName: aws.String("from-s3"), PipelineDefinitionS3Location: loc,
+		RoleArn: aws.String("arn:aws:iam::000000000000:role/R")}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := c.DescribePipeline(ctx, &sm.DescribePipelineInput{PipelineName: aws.String("from-s3")})
+	if err != nil || aws.ToString(d.PipelineDefinition) != gatedPipeline() {
+		t.Fatalf("DescribePipeline: %v", err)
+	}
+	// An update from the store replaces the definition; executions started before keep theirs.
+	before, err := c.StartPipelineExecution(ctx, &sm.StartPipelineExecutionInput{PipelineName: aws.String("from-s3")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putObject(t, srv, "s3://defs/v2.json", pipelineJSON(nil, shProcessing("Only", "true")))
+	if _, err := c.UpdatePipeline(ctx, &sm.UpdatePipelineInput{PipelineName: aws.String("from-s3"),
+		PipelineDefinitionS3Location: &types.PipelineDefinitionS3Location{Bucket: aws.String("defs"), ObjectKey: aws.String("v2.json")}}); err != nil {
+		t.Fatal(err)
+	}
+	old, err := c.DescribePipelineDefinitionForExecution(ctx, &sm.DescribePipelineDefinitionForExecutionInput{PipelineExecutionArn: before.PipelineExecutionArn})
+	if err != nil || aws.ToString(old.PipelineDefinition) != gatedPipeline() {
+		t.Errorf("the running execution's definition changed: %v", err)
+	}
+	waitExecution(t, c, aws.ToString(before.PipelineExecutionArn), types.PipelineExecutionStatusSucceeded)
+	after, err := c.StartPipelineExecution(ctx, &sm.StartPipelineExecutionInput{PipelineName: aws.String("from-s3")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitExecution(t, c, aws.ToString(after.PipelineExecutionArn), types.PipelineExecutionStatusSucceeded)
+	if steps := stepsByName(t, c, aws.ToString(after.PipelineExecutionArn)); len(steps) != 1 || steps["Only"].StepStatus != types.StepStatusSucceeded {
+		t.Errorf("the new version's steps: %+v", steps)
+	}
+	_, err = c.CreatePipeline(ctx, &sm.CreatePipelineInput{PipelineName: aws.String("missing"), RoleArn: aws.String("arn:aws:iam::000000000000:role/R"),
+		PipelineDefinitionS3Location: &types.PipelineDefinitionS3Location{Bucket: aws.String("defs"), ObjectKey: aws.String("nope.json")}})
+	if plErrCode(err) != "ValidationException" || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("a missing definition object: %v", err)
+	}
+}
