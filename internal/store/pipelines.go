@@ -559,11 +559,12 @@ func (tx *Tx) PipelineExecutionByID(ctx context.Context, id int64) (PipelineExec
 
 // CachedPipelineStep returns the newest Succeeded run of the named step, in any execution of
 // the pipeline, whose cache key matches and which ended at or after notBefore (zero: no
-// limit), together with the ARN of its execution. No such run is ErrNotFound.
+// limit), together with the ARN of its execution. Only steps that ran count: a cache hit does
+// not renew the window of the run it reused. No such run is ErrNotFound.
 func (s *Store) CachedPipelineStep(ctx context.Context, pipelineID int64, name, cacheKey string, notBefore time.Time) (PipelineStep, string, error) {
 	row := s.rdb.QueryRowContext(ctx, `SELECT `+plPrefixColumns("s.", pipelineStepColumns)+`, e.arn FROM pipeline_steps s
 		JOIN pipeline_executions e ON e.id = s.execution_id
-		WHERE s.pipeline_id = $1 AND s.name = $2 AND s.cache_key = $3 AND s.status = 'Succeeded' AND s.ended_at >= $4
+		WHERE s.pipeline_id = $1 AND s.name = $2 AND s.cache_key = $3 AND s.status = 'Succeeded' AND s.cache_source = '' AND s.ended_at >= $4
 		ORDER BY s.ended_at DESC, s.id DESC LIMIT 1`, pipelineID, name, cacheKey, Nanos(notBefore))
 	var arn string
 	st, err := scanPipelineStep(plScanTail{row, &arn})

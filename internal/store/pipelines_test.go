@@ -279,3 +279,33 @@ func TestLatestEventID(t *testing.T) {
 		}
 	})
 }
+
+func TestCacheHitsDoNotRenewTheWindow(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		p := plNew("Cache", now)
+		plTx(t, s, func(tx *store.Tx) error { return tx.InsertPipeline(ctx, p) })
+		ran := plNewExecution(p, "aaaaaaaaaaaa", now)
+		hit := plNewExecution(p, "bbbbbbbbbbbb", now.Add(time.Hour))
+		for _, e := range []*store.PipelineExecution{ran, hit} {
+			plTx(t, s, func(tx *store.Tx) error { return tx.InsertPipelineExecution(ctx, e) })
+		}
+		rows := []*store.PipelineStep{
+			{ExecutionID: ran.ID, PipelineID: p.ID, Name: "Prep", Type: "Processing", Status: "Succeeded", CacheKey: "k",
+				FirstStartedAt: now, StartedAt: now, EndedAt: now.Add(time.Minute), UpdatedAt: now},
+			{ExecutionID: hit.ID, PipelineID: p.ID, Name: "Prep", Type: "Processing", Status: "Succeeded", CacheKey: "k", CacheSource: ran.ARN,
+				FirstStartedAt: now, StartedAt: now, EndedAt: now.Add(time.Hour), UpdatedAt: now},
+		}
+		for _, r := range rows {
+			plTx(t, s, func(tx *store.Tx) error { return tx.InsertPipelineStep(ctx, r) })
+		}
+		_, src, err := s.CachedPipelineStep(ctx, p.ID, "Prep", "k", time.Time{})
+		if err != nil || src != ran.ARN {
+			t.Fatalf("cache source = %s, %v; want the run, not the hit", src, err)
+		}
+		if _, _, err := s.CachedPipelineStep(ctx, p.ID, "Prep", "k", now.Add(30*time.Minute)); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a hit renewed the window: %v", err)
+		}
+	})
+}
