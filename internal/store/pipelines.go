@@ -245,7 +245,7 @@ type PipelineQuery struct {
 func (s *Store) ListPipelines(ctx context.Context, q PipelineQuery) ([]Pipeline, error) {
 	var w plWhere
 	if q.NamePrefix != "" {
-		w.add("LOWER(name) LIKE "+w.arg(plLike(strings.ToLower(q.NamePrefix))+"%")+` ESCAPE '\'`)
+		w.add("LOWER(name) LIKE " + w.arg(plLike(strings.ToLower(q.NamePrefix))+"%") + ` ESCAPE '\'`)
 	}
 	w.times("created_at", q.CreatedAfter, q.CreatedBefore)
 	col := "created_at"
@@ -426,7 +426,7 @@ type PipelineExecutionQuery struct {
 // ListPipelineExecutions returns one page of executions matching q.
 func (s *Store) ListPipelineExecutions(ctx context.Context, q PipelineExecutionQuery) ([]PipelineExecution, error) {
 	var w plWhere
-	w.add("pipeline_id = "+w.arg(q.PipelineID))
+	w.add("pipeline_id = " + w.arg(q.PipelineID))
 	w.times("created_at", q.CreatedAfter, q.CreatedBefore)
 	col := "created_at"
 	if q.SortByARN {
@@ -605,13 +605,13 @@ type PipelineStepQuery struct {
 // ListPipelineSteps returns one page of an execution's steps, ordered by when they started.
 func (s *Store) ListPipelineSteps(ctx context.Context, q PipelineStepQuery) ([]PipelineStep, error) {
 	var w plWhere
-	w.add("execution_id = "+w.arg(q.ExecutionID))
+	w.add("execution_id = " + w.arg(q.ExecutionID))
 	cmp, dir := ">", "ASC"
 	if q.Descending {
 		cmp, dir = "<", "DESC"
 	}
 	if q.AfterID > 0 {
-		w.add("id "+cmp+" "+w.arg(q.AfterID))
+		w.add("id " + cmp + " " + w.arg(q.AfterID))
 	}
 	query := `SELECT ` + pipelineStepColumns + ` FROM pipeline_steps` + w.sql() + ` ORDER BY id ` + dir
 	if q.Limit > 0 {
@@ -647,10 +647,10 @@ func (w *plWhere) add(cond string) { w.conds = append(w.conds, cond) }
 
 func (w *plWhere) times(col string, after, before time.Time) {
 	if !after.IsZero() {
-		w.add(col+" > "+w.arg(Nanos(after)))
+		w.add(col + " > " + w.arg(Nanos(after)))
 	}
 	if !before.IsZero() {
-		w.add(col+" < "+w.arg(Nanos(before)))
+		w.add(col + " < " + w.arg(Nanos(before)))
 	}
 }
 
