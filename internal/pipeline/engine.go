@@ -121,14 +121,16 @@ const (
 
 // EngineConfig is what an Engine needs. Store is required; Blob is needed by steps that read
 // property files or definitions from the artifact store, Jobs by Processing and Training
-// steps, Registry by RegisterModel steps and Models by Model steps. A step whose dependency is
-// missing fails with a message that says so.
+// steps, Registry by RegisterModel steps, Models by Model steps and Transforms by Transform
+// steps. A step whose dependency is missing fails with a message that says so.
 type EngineConfig struct {
 	Store    *store.Store
 	Blob     blob.Store
 	Jobs     JobRunner
 	Registry *registry.Service
 	Models   ModelService
+	// Transforms runs the jobs of Transform steps.
+	Transforms TransformService
 	// Region and AccountID go into ARNs.
 	Region    string
 	AccountID string

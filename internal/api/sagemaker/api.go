@@ -12,6 +12,7 @@ import (
 	"github.com/sluice-ml/sluice/internal/pipeline"
 	"github.com/sluice-ml/sluice/internal/registry"
 	"github.com/sluice-ml/sluice/internal/store"
+	"github.com/sluice-ml/sluice/internal/transform"
 )
 
 // API holds what the handlers need. The server builds it once.
@@ -27,6 +28,8 @@ type API struct {
 	Hosting *hosting.Service
 	// Pipelines stores pipelines and runs their executions.
 	Pipelines *pipeline.Engine
+	// Transforms runs batch transform jobs.
+	Transforms *transform.Service
 }
 
 // Register adds every operation this server supports to mux.
@@ -36,4 +39,5 @@ func (a *API) Register(mux *awsapi.Mux) {
 	a.registerJobs(mux)
 	a.registerHosting(mux)
 	a.registerPipelines(mux)
+	a.registerTransform(mux)
 }
