@@ -86,17 +86,17 @@ type replica struct {
 
 	mu       sync.Mutex // guards the fields below, which change on restart
 	port     int
-	invURL   string
+	model    *modelClient // POST /invocations
 	pingURL  string
-	client   *http.Client
+	client   *http.Client // GET /ping
 	handle   *runtime.Handle
 	restarts int
 }
 
-func (r *replica) endpoint() (*http.Client, string) {
+func (r *replica) modelClient() *modelClient {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.client, r.invURL
+	return r.model
 }
 
 func newContainerFleet(h *Host, cfg containerConfig) *containerFleet {
@@ -231,16 +231,15 @@ func (f *containerFleet) start(r *replica) (*runtime.Handle, error) {
 		logFile.Close()
 		f.host.releasePort(port)
 	}()
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
 	client := &http.Client{Transport: &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        f.cfg.conc,
-		MaxIdleConnsPerHost: f.cfg.conc,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
+		DialContext:        (&net.Dialer{Timeout: dialTimeout}).DialContext,
+		MaxIdleConns:       1,
+		IdleConnTimeout:    time.Minute,
+		DisableCompression: true,
 	}}
 	r.mu.Lock()
-	r.port, r.invURL, r.pingURL, r.client, r.handle = port, base+"/invocations", base+"/ping", client, h
+	r.port, r.model, r.pingURL, r.client, r.handle = port, newModelClient(addr, f.cfg.conc), "http://"+addr+"/ping", client, h
 	r.mu.Unlock()
 
 	deadline := time.Now().Add(f.cfg.startup)
@@ -337,6 +336,9 @@ func (f *containerFleet) shutdown(r *replica, h *runtime.Handle) {
 	r.mu.Lock()
 	if r.client != nil {
 		r.client.CloseIdleConnections()
+	}
+	if r.model != nil {
+		r.model.close()
 	}
 	r.mu.Unlock()
 }
@@ -460,53 +462,24 @@ func (f *containerFleet) Invoke(ctx context.Context, req *Request, resp *Respons
 
 // send posts req to /invocations of r as SageMaker's serving contract says.
 func (f *containerFleet) send(ctx context.Context, r *replica, req *Request, resp *Response) error {
-	client, url := r.endpoint()
-	ctx, cancel := context.WithTimeout(ctx, f.cfg.timeout)
-	defer cancel()
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(req.Body))
-	if err != nil {
+	err := r.modelClient().post(ctx, time.Now().Add(f.cfg.timeout), "/invocations", req, resp, MaxPayload)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errModelDeadline):
+		return fmt.Errorf("serving: model %s: no answer within %s: %w", f.cfg.model, f.cfg.timeout, ErrModelTimeout)
+	case errors.Is(err, errConnect):
 		return err
+	case errors.Is(err, ErrResponseTooLarge), ctx.Err() != nil:
+		return fmt.Errorf("serving: model %s: %w", f.cfg.model, err)
 	}
-	if req.ContentType != "" {
-		hreq.Header["Content-Type"] = []string{req.ContentType}
+	// The request may have reached the model (which may have crashed on it), so it is not
+	// retried, but the replica is checked at once.
+	select {
+	case r.suspect <- struct{}{}:
+	default:
 	}
-	if req.Accept != "" {
-		hreq.Header["Accept"] = []string{req.Accept}
-	}
-	if req.CustomAttributes != "" {
-		hreq.Header["X-Amzn-Sagemaker-Custom-Attributes"] = []string{req.CustomAttributes}
-	}
-	if req.InferenceID != "" {
-		hreq.Header["X-Amzn-Sagemaker-Inference-Id"] = []string{req.InferenceID}
-	}
-	hresp, err := client.Do(hreq)
-	if err != nil {
-		switch {
-		case errors.Is(ctx.Err(), context.DeadlineExceeded):
-			return fmt.Errorf("serving: model %s: no answer within %s: %w", f.cfg.model, f.cfg.timeout, ErrModelTimeout)
-		case isConnectError(err):
-			return fmt.Errorf("%w: %w", errConnect, err)
-		}
-		// The request may have reached the model (which may have crashed on it), so it is
-		// not retried, but the replica is checked at once.
-		select {
-		case r.suspect <- struct{}{}:
-		default:
-		}
-		return fmt.Errorf("serving: model %s: the model server dropped the request: %w: %w", f.cfg.model, ErrUnavailable, err)
-	}
-	defer hresp.Body.Close()
-	resp.Status = hresp.StatusCode
-	resp.ContentType = hresp.Header.Get("Content-Type")
-	resp.CustomAttributes = hresp.Header.Get("X-Amzn-Sagemaker-Custom-Attributes")
-	resp.Body, err = readBody(resp.Body[:0], hresp.Body, MaxPayload)
-	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return fmt.Errorf("serving: model %s: no complete answer within %s: %w", f.cfg.model, f.cfg.timeout, ErrModelTimeout)
-		}
-		return fmt.Errorf("serving: model %s: reading the answer: %w", f.cfg.model, err)
-	}
-	return nil
+	return fmt.Errorf("serving: model %s: the model server dropped the request: %w: %w", f.cfg.model, ErrUnavailable, err)
 }
 
 // readBody appends r to buf, reusing its capacity, and fails beyond limit bytes.
@@ -529,12 +502,8 @@ func readBody(buf []byte, r io.Reader, limit int) ([]byte, error) {
 	}
 }
 
-func isConnectError(err error) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return true
-	}
-	return errors.Is(err, syscall.ECONNREFUSED)
+func isReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 func (f *containerFleet) Scale(ctx context.Context, n int) error {
