@@ -430,7 +430,6 @@ func (d *driver) schedule(ctx context.Context, b *batch) (bool, error) {
 			step, _ := d.def.Step(name)
 			r := d.newRow(step, now)
 			a := &attempt{d: d, step: step, row: r, kind: kindFor(step.Type)}
-			running++
 			progressed = true
 			if hit, err := d.cacheLookup(ctx, a); err != nil {
 				return false, err
@@ -444,12 +443,16 @@ func (d *driver) schedule(ctx context.Context, b *batch) (bool, error) {
 				d.rows[name] = r
 				b.insert(r, nil)
 				launch = append(launch, a)
+				running++
 				continue
 			}
 			out := a.kind.start(ctx, a)
 			d.rows[name] = r
 			b.insert(r, out.event)
 			d.applyStart(a, out)
+			if !stepDone(r.Status) {
+				running++ // a Callback step waits
+			}
 			if step.Type == StepCondition {
 				skipped = d.skipped() // the branch not taken must not start in this loop
 			}
