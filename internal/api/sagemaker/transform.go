@@ -21,7 +21,9 @@ func (a *API) registerTransform(mux *awsapi.Mux) {
 	mux.Handle("StopTransformJob", awsapi.Op(a.stopTransformJob))
 }
 
-var transformEnvKeyRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$`)
+// transformEnvKeyRE is SageMaker's key pattern; its length limit (1024) is checked apart because
+// Go's regexp caps repeat counts at 1000.
+var transformEnvKeyRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 func (a *API) transforms() (*transform.Service, error) {
 	if a.Transforms == nil {
@@ -61,6 +63,8 @@ func validateTransformRequest(req *transform.Spec) error {
 	}
 	v.Check(len(req.Environment) <= 16, "environment", len(req.Environment), "Member must have length less than or equal to 16")
 	for k, val := range req.Environment {
+		v.Length("environment."+k+".key", k, 1, 1024)
+		v.Length("environment."+k+".key", k, 0, 1024)
 		v.Pattern("environment."+k+".key", k, transformEnvKeyRE)
 		v.Length("environment."+k+".value", val, 0, 10240)
 	}
