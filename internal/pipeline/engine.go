@@ -352,9 +352,9 @@ func (e *Engine) unwatch(arn string) {
 
 // Job state-change events, and the status members they carry.
 var jobEventStatus = map[string]string{
-	jobs.EventProcessingJobStateChange:     "ProcessingJobStatus",
-	jobs.EventTrainingJobStateChange:       "TrainingJobStatus",
-	"SageMaker Transform Job State Change": "TransformJobStatus",
+	jobs.EventProcessingJobStateChange: "ProcessingJobStatus",
+	jobs.EventTrainingJobStateChange:   "TrainingJobStatus",
+	jobs.EventTransformJobStateChange:  "TransformJobStatus",
 }
 
 // followJobs reads the outbox after cursor and wakes the driver waiting on a job whenever the
