@@ -1,0 +1,448 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-ml/sluice/examples/abalone"
+	"github.com/sluice-ml/sluice/internal/config"
+	"github.com/sluice-ml/sluice/internal/server"
+)
+
+func init() {
+	addCommands(func(g *globals) []*cobra.Command { return []*cobra.Command{newDemoCmd(g)} })
+}
+
+// demoBudget is the time the whole tour may take before it is called a failure.
+const demoBudget = 3 * time.Minute
+
+func newDemoCmd(g *globals) *cobra.Command {
+	var keep bool
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the tour on the embedded defaults: build pipeline, registry approval, endpoint",
+		Long: `Start a server in a fresh temporary data directory and walk a model through the whole story:
+generate abalone-like data, run the build pipeline (preprocess, train, evaluate, condition,
+register), approve the registered version, deploy it to an endpoint and invoke it. Every step
+really runs. The exit status is 0 only if every stage did what it should.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dir == "" {
+				d, err := os.MkdirTemp("", "sluice-demo-")
+				if err != nil {
+					return err
+				}
+				dir = d
+				if !keep {
+					defer os.RemoveAll(dir)
+				}
+			}
+			d := &demo{g: g, dir: dir}
+			err := d.run(cmd.Context())
+			if keep {
+				fmt.Fprintf(g.stdout, "\nThe demo's data directory is kept at %s (server log: %s).\n", dir, filepath.Join(dir, "server.log"))
+			}
+			if err != nil {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the demo's data directory for inspection")
+	cmd.Flags().StringVar(&dir, "dir", "", "use this data directory instead of a temporary one")
+	return cmd
+}
+
+type demo struct {
+	g       *globals
+	dir     string
+	srv     *server.Server
+	sm      *sagemaker.Client
+	rt      *sagemakerruntime.Client
+	results []stageResult
+
+	stopServer func()
+	conn       *conn
+
+	executionArn string
+	packageArn   string
+	endpoint     string
+}
+
+type stageResult struct {
+	name   string
+	detail string
+	took   time.Duration
+	err    error
+}
+
+func (d *demo) run(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, demoBudget)
+	defer cancel()
+	start := time.Now()
+	fmt.Fprintf(d.g.stdout, "Sluice demo — data directory %s\n\n", d.dir)
+	stages := []struct {
+		name string
+		fn   func(ctx context.Context) (string, error)
+	}{
+		{"start a server (SQLite, local artifacts, local processes)", d.startServer},
+		{"register the build pipeline", d.upsertPipeline},
+		{"run the build pipeline", d.runPipeline},
+		{"approve the registered model version", d.approve},
+		{"deploy the approved version to an endpoint", d.deploy},
+		{"invoke the endpoint", d.invoke},
+	}
+	var failed error
+	for i, st := range stages {
+		fmt.Fprintf(d.g.stdout, "[%d/%d] %s …\n", i+1, len(stages), st.name)
+		t0 := time.Now()
+		detail, err := st.fn(ctx)
+		if err != nil {
+			err = errors.New(apiErrorMessage(err))
+		}
+		r := stageResult{name: st.name, detail: detail, took: time.Since(t0), err: err}
+		d.results = append(d.results, r)
+		if err != nil {
+			fmt.Fprintf(d.g.stdout, "      FAILED after %s: %v\n", r.took.Round(time.Millisecond), err)
+			failed = err
+			break
+		}
+		fmt.Fprintf(d.g.stdout, "      ok in %s — %s\n", r.took.Round(time.Millisecond), detail)
+	}
+	if d.stopServer != nil {
+		d.stopServer()
+	}
+	d.summary(time.Since(start), failed)
+	return failed
+}
+
+func (d *demo) summary(total time.Duration, failed error) {
+	fmt.Fprintln(d.g.stdout, "\nSummary")
+	tw := tabwriter.NewWriter(d.g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STAGE\tRESULT\tTIME")
+	for _, r := range d.results {
+		res := "ok"
+		if r.err != nil {
+			res = "FAILED"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.name, res, r.took.Round(time.Millisecond))
+	}
+	tw.Flush()
+	if failed != nil {
+		fmt.Fprintf(d.g.stdout, "\nThe demo FAILED after %s: %v\nServer log: %s\n", total.Round(time.Millisecond), failed, filepath.Join(d.dir, "server.log"))
+		return
+	}
+	fmt.Fprintf(d.g.stdout, "\nEverything ran for real in %s: pipeline %s, model %s, endpoint %s.\n", total.Round(time.Millisecond), d.executionArn, d.packageArn, d.endpoint)
+}
+
+func (d *demo) startServer(ctx context.Context) (string, error) {
+	cfg := config.Default()
+	cfg.DataDir = d.dir
+	cfg.Listen = "127.0.0.1:0"
+	if py := os.Getenv("SLUICE_PYTHON"); py != "" {
+		cfg.Jobs.Python = py
+	}
+	logf, err := os.Create(filepath.Join(d.dir, "server.log"))
+	if err != nil {
+		return "", err
+	}
+	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	srv, err := server.New(context.WithoutCancel(ctx), cfg, log)
+	if err != nil {
+		logf.Close()
+		return "", err
+	}
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(runCtx) }()
+	d.stopServer = func() {
+		stop()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+		}
+		logf.Close()
+	}
+	keys, err := srv.Store().AccessKeys(ctx)
+	if err != nil || len(keys) == 0 {
+		return "", fmt.Errorf("root key: %v", err)
+	}
+	awsCfg := aws.Config{Region: cfg.Region, Credentials: credentials.NewStaticCredentialsProvider(keys[0].AccessKeyID, keys[0].Secret, "")}
+	d.conn = &conn{endpoint: srv.URL(), aws: awsCfg}
+	d.sm = d.conn.sagemaker()
+	d.rt = sagemakerruntime.NewFromConfig(awsCfg, func(o *sagemakerruntime.Options) { o.BaseEndpoint = aws.String(srv.URL()) })
+	return "listening on " + srv.URL(), nil
+}
+
+const demoPipeline = "abalone-build"
+
+func (d *demo) upsertPipeline(ctx context.Context) (string, error) {
+	_, err := d.sm.CreatePipeline(ctx, &sagemaker.CreatePipelineInput{
+		PipelineName:       aws.String(demoPipeline),
+		PipelineDefinition: aws.String(abalone.Definition),
+		RoleArn:            aws.String("arn:aws:iam::000000000000:role/sluice-demo"),
+		ClientRequestToken: aws.String("sluice-demo-create-pipeline-0001"),
+	})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s: generate → preprocess → train → evaluate → condition → register", demoPipeline), nil
+}
+
+func (d *demo) runPipeline(ctx context.Context) (string, error) {
+	out, err := d.sm.StartPipelineExecution(ctx, &sagemaker.StartPipelineExecutionInput{
+		PipelineName: aws.String(demoPipeline),
+		PipelineParameters: []types.Parameter{
+			{Name: aws.String("Rows"), Value: aws.String("4177")},
+		},
+		ClientRequestToken: aws.String("sluice-demo-start-execution-0001"),
+	})
+	if err != nil {
+		return "", err
+	}
+	d.executionArn = aws.ToString(out.PipelineExecutionArn)
+	seen := map[string]types.StepStatus{}
+	for {
+		steps, err := d.sm.ListPipelineExecutionSteps(ctx, &sagemaker.ListPipelineExecutionStepsInput{
+			PipelineExecutionArn: out.PipelineExecutionArn,
+			SortOrder:            types.SortOrderAscending,
+		})
+		if err != nil {
+			return "", err
+		}
+		for _, s := range steps.PipelineExecutionSteps {
+			name := aws.ToString(s.StepName)
+			if seen[name] == s.StepStatus {
+				continue
+			}
+			seen[name] = s.StepStatus
+			switch s.StepStatus {
+			case types.StepStatusSucceeded, types.StepStatusFailed, types.StepStatusStopped:
+				took := ""
+				if s.StartTime != nil && s.EndTime != nil {
+					took = " in " + s.EndTime.Sub(*s.StartTime).Round(time.Millisecond).String()
+				}
+				fmt.Fprintf(d.g.stdout, "      · %-36s %s%s%s\n", name, s.StepStatus, took, stepNote(s))
+			}
+		}
+		desc, err := d.sm.DescribePipelineExecution(ctx, &sagemaker.DescribePipelineExecutionInput{PipelineExecutionArn: out.PipelineExecutionArn})
+		if err != nil {
+			return "", err
+		}
+		switch desc.PipelineExecutionStatus {
+		case types.PipelineExecutionStatusSucceeded:
+			return "execution " + lastSegment(d.executionArn) + " Succeeded", nil
+		case types.PipelineExecutionStatusFailed, types.PipelineExecutionStatusStopped:
+			return "", fmt.Errorf("execution %s %s: %s", lastSegment(d.executionArn), desc.PipelineExecutionStatus, aws.ToString(desc.FailureReason))
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// stepNote adds what a person wants to see about a finished step.
+func stepNote(s types.PipelineExecutionStep) string {
+	m := s.Metadata
+	switch {
+	case s.FailureReason != nil:
+		return " — " + aws.ToString(s.FailureReason)
+	case m == nil:
+		return ""
+	case m.Condition != nil:
+		return " — outcome " + string(m.Condition.Outcome)
+	case m.RegisterModel != nil:
+		return " — " + aws.ToString(m.RegisterModel.Arn)
+	}
+	return ""
+}
+
+func lastSegment(arn string) string {
+	if i := strings.LastIndex(arn, "/"); i >= 0 {
+		return arn[i+1:]
+	}
+	return arn
+}
+
+func (d *demo) approve(ctx context.Context) (string, error) {
+	list, err := d.sm.ListModelPackages(ctx, &sagemaker.ListModelPackagesInput{
+		ModelPackageGroupName: aws.String(abalone.ModelPackageGroup),
+		SortBy:                types.ModelPackageSortByCreationTime,
+		SortOrder:             types.SortOrderDescending,
+		MaxResults:            aws.Int32(1),
+	})
+	if err != nil {
+		return "", err
+	}
+	if len(list.ModelPackageSummaryList) == 0 {
+		return "", errors.New("the pipeline registered no model version")
+	}
+	p := list.ModelPackageSummaryList[0]
+	if p.ModelApprovalStatus != types.ModelApprovalStatusPendingManualApproval {
+		return "", fmt.Errorf("version %s is %s, expected PendingManualApproval", aws.ToString(p.ModelPackageArn), p.ModelApprovalStatus)
+	}
+	d.packageArn = aws.ToString(p.ModelPackageArn)
+	if _, err := d.sm.UpdateModelPackage(ctx, &sagemaker.UpdateModelPackageInput{
+		ModelPackageArn:     p.ModelPackageArn,
+		ModelApprovalStatus: types.ModelApprovalStatusApproved,
+		ApprovalDescription: aws.String("approved by the demo after reviewing the evaluation report"),
+	}); err != nil {
+		return "", err
+	}
+	latest, err := d.sm.ListModelPackages(ctx, &sagemaker.ListModelPackagesInput{
+		ModelPackageGroupName: aws.String(abalone.ModelPackageGroup),
+		ModelApprovalStatus:   types.ModelApprovalStatusApproved,
+		SortBy:                types.ModelPackageSortByCreationTime,
+		SortOrder:             types.SortOrderDescending,
+		MaxResults:            aws.Int32(1),
+	})
+	if err != nil {
+		return "", err
+	}
+	if len(latest.ModelPackageSummaryList) == 0 || aws.ToString(latest.ModelPackageSummaryList[0].ModelPackageArn) != d.packageArn {
+		return "", errors.New("the latest-approved query does not return the version just approved")
+	}
+	return fmt.Sprintf("%s/%d PendingManualApproval → Approved", abalone.ModelPackageGroup, aws.ToInt32(p.ModelPackageVersion)), nil
+}
+
+func (d *demo) deploy(ctx context.Context) (string, error) {
+	d.endpoint = "abalone-demo"
+	model := "abalone-demo-model"
+	if _, err := d.sm.CreateModel(ctx, &sagemaker.CreateModelInput{
+		ModelName:        aws.String(model),
+		PrimaryContainer: &types.ContainerDefinition{ModelPackageName: aws.String(d.packageArn)},
+		ExecutionRoleArn: aws.String("arn:aws:iam::000000000000:role/sluice-demo"),
+	}); err != nil {
+		return "", err
+	}
+	if _, err := d.sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{
+		EndpointConfigName: aws.String("abalone-demo-config"),
+		ProductionVariants: []types.ProductionVariant{{
+			VariantName:          aws.String("AllTraffic"),
+			ModelName:            aws.String(model),
+			InitialInstanceCount: aws.Int32(1),
+			InstanceType:         types.ProductionVariantInstanceTypeMlM5Large,
+		}},
+	}); err != nil {
+		return "", err
+	}
+	t0 := time.Now()
+	if _, err := d.sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{
+		EndpointName:       aws.String(d.endpoint),
+		EndpointConfigName: aws.String("abalone-demo-config"),
+	}); err != nil {
+		return "", err
+	}
+	quiet := &globals{stdout: io.Discard, stderr: io.Discard}
+	if _, err := quiet.waitEndpoint(ctx, d.sm, d.endpoint, time.Minute, false); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("endpoint %s InService %s after CreateEndpoint", d.endpoint, time.Since(t0).Round(time.Millisecond)), nil
+}
+
+// testRows reads a few rows of the test split the pipeline wrote, without their label.
+func (d *demo) testRows(ctx context.Context, n int) ([]string, []string, error) {
+	steps, err := d.sm.ListPipelineExecutionSteps(ctx, &sagemaker.ListPipelineExecutionStepsInput{PipelineExecutionArn: aws.String(d.executionArn)})
+	if err != nil {
+		return nil, nil, err
+	}
+	var jobArn string
+	for _, s := range steps.PipelineExecutionSteps {
+		if aws.ToString(s.StepName) == "PreprocessAbaloneData" && s.Metadata != nil && s.Metadata.ProcessingJob != nil {
+			jobArn = aws.ToString(s.Metadata.ProcessingJob.Arn)
+		}
+	}
+	if jobArn == "" {
+		return nil, nil, errors.New("no preprocessing job in the execution")
+	}
+	job, err := d.sm.DescribeProcessingJob(ctx, &sagemaker.DescribeProcessingJobInput{ProcessingJobName: aws.String(lastSegment(jobArn))})
+	if err != nil {
+		return nil, nil, err
+	}
+	var testURI string
+	for _, o := range job.ProcessingOutputConfig.Outputs {
+		if aws.ToString(o.OutputName) == "test" {
+			testURI = aws.ToString(o.S3Output.S3Uri)
+		}
+	}
+	bucket, key, _ := strings.Cut(strings.TrimPrefix(testURI, "s3://"), "/")
+	var page struct {
+		Objects []struct{ Key string } `json:"objects"`
+	}
+	if err := d.conn.do(ctx, "GET", "/api/v1/objects/"+bucket+"?prefix="+key, nil, &page); err != nil {
+		return nil, nil, err
+	}
+	if len(page.Objects) == 0 {
+		return nil, nil, fmt.Errorf("no test data under %s", testURI)
+	}
+	resp, err := d.conn.send(ctx, "GET", "/api/v1/objects/"+bucket+"/"+page.Objects[0].Key, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, nil, err
+	}
+	var rows, labels []string
+	for _, line := range strings.Split(strings.TrimSpace(string(body)), "\n") {
+		label, features, ok := strings.Cut(line, ",")
+		if !ok {
+			continue
+		}
+		rows, labels = append(rows, features), append(labels, label)
+		if len(rows) == n {
+			break
+		}
+	}
+	return rows, labels, nil
+}
+
+func (d *demo) invoke(ctx context.Context) (string, error) {
+	rows, labels, err := d.testRows(ctx, 5)
+	if err != nil {
+		return "", err
+	}
+	out, err := d.rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{
+		EndpointName: aws.String(d.endpoint),
+		ContentType:  aws.String("text/csv"),
+		Accept:       aws.String("text/csv"),
+		Body:         []byte(strings.Join(rows, "\n")),
+	})
+	if err != nil {
+		return "", err
+	}
+	preds := strings.Fields(strings.NewReplacer(",", " ").Replace(string(bytes.TrimSpace(out.Body))))
+	if len(preds) != len(rows) {
+		return "", fmt.Errorf("sent %d rows, got %d predictions: %q", len(rows), len(preds), out.Body)
+	}
+	var pairs []string
+	for i, p := range preds {
+		v, err := strconv.ParseFloat(p, 64)
+		if err != nil || v <= 0 || v > 40 {
+			return "", fmt.Errorf("prediction %q is not a plausible ring count", p)
+		}
+		pairs = append(pairs, fmt.Sprintf("%.1f (true %s)", v, labels[i]))
+	}
+	return fmt.Sprintf("variant %s predicted rings %s", aws.ToString(out.InvokedProductionVariant), strings.Join(pairs, ", ")), nil
+}

@@ -1,0 +1,34 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestDemo runs the tour exactly as the README's first command does and checks that every stage
+// reported success: pipeline, approval, deployment and a plausible prediction.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIPPED in -short mode: the demo runs the whole story")
+	}
+	var out bytes.Buffer
+	code := Run(context.Background(), []string{"demo", "--dir", t.TempDir()}, &out, &out)
+	t.Logf("%s", out.String())
+	if code != 0 {
+		t.Fatalf("sluice demo exited %d", code)
+	}
+	for _, want := range []string{
+		"RegisterAbaloneModel-RegisterModel   Succeeded",
+		"outcome True",
+		"PendingManualApproval → Approved",
+		"InService",
+		"predicted rings",
+		"Everything ran for real",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+}
