@@ -32,6 +32,8 @@ type endpoints struct {
 	service    *hosting.Service
 	controller *hosting.Controller
 	log        *slog.Logger
+	// host starts model servers; batch transform runs its models there too.
+	host *serving.Host
 }
 
 // newEndpoints builds hosting: model servers run mapped images with the same catalog rules as
@@ -57,7 +59,7 @@ func newEndpoints(cfg config.Config, st *store.Store, bs blob.Store, arns awsapi
 	if err != nil {
 		return nil, err
 	}
-	e := &endpoints{log: log}
+	e := &endpoints{log: log, host: host}
 	verifier := &awsapi.Verifier{Keys: newKeyCache(keyLookup{st}, keyCacheTTL), Services: []string{"sagemaker"}, Log: log.With("component", "auth")}
 	e.runtimeAuth = verifier.Middleware
 	e.capture = serving.NewCapturer(serving.CapturerConfig{Store: bs, Log: log})

@@ -27,6 +27,7 @@ import (
 	"github.com/sluice-ml/sluice/internal/pipeline"
 	"github.com/sluice-ml/sluice/internal/registry"
 	"github.com/sluice-ml/sluice/internal/store"
+	"github.com/sluice-ml/sluice/internal/transform"
 )
 
 // shutdownGrace bounds how long in-flight requests and controllers get to finish on shutdown.
@@ -123,6 +124,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if smAPI.Hosting != nil {
 		pipelineCfg.Models = smAPI.Hosting
 	}
+	// Batch transform jobs run in the job runner's queue, with their models in hosting's
+	// model host.
+	transforms, err := transform.New(transform.Config{Jobs: s.jobs, Store: st, Blob: s.blobs, Models: eps.service, Host: eps.host,
+		Log: log.With("component", "transform")})
+	if err != nil {
+		closeBlobStore(s.blobs)
+		ln.Close()
+		st.Close()
+		return nil, err
+	}
+	smAPI.Transforms = transforms
+	pipelineCfg.Transforms = transforms
 	pipelines, err := pipeline.NewEngine(pipelineCfg)
 	if err != nil {
 		closeBlobStore(s.blobs)
@@ -143,7 +156,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	mux.Handle("POST /{$}", mountCloudWatch(mux, s.alarms, verifier, metrics.observe, log.With("api", "cloudwatch"), verifier.Middleware(smMux)))
 
 	nativeMux := http.NewServeMux()
-	(&native.API{Events: eventLog, Jobs: s.jobs, Blob: s.blobs, Log: log.With("api", "native")}).Register(nativeMux)
+	(&native.API{Events: eventLog, Jobs: s.jobs, Transforms: transforms, Blob: s.blobs, Log: log.With("api", "native")}).Register(nativeMux)
 	eps.mount(mux, nativeMux, reg, cfg)
 	mux.Handle("/api/v1/", verifier.Middleware(nativeMux))
 

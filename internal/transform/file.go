@@ -62,12 +62,12 @@ func (e *recordError) Error() string {
 
 // fileRun transforms one input file.
 type fileRun struct {
-	pl     *plan
-	model  serving.ModelServer
-	blob   blob.Store
-	st     *fileState
-	pool   *sync.Pool // *[]byte of cap ≥ maxPayload
-	logf   func(format string, args ...any)
+	pl    *plan
+	model serving.ModelServer
+	blob  blob.Store
+	st    *fileState
+	pool  *sync.Pool // *[]byte of cap ≥ maxPayload
+	logf  func(format string, args ...any)
 }
 
 // countingReader counts the bytes read through it.

@@ -22,9 +22,9 @@ func (a *API) resolveJob(r *http.Request) (jobs.Kind, string, error) {
 	name := r.PathValue("name")
 	kind := jobs.Kind(r.URL.Query().Get("kind"))
 	switch kind {
-	case "", jobs.KindProcessing, jobs.KindTraining:
+	case "", jobs.KindProcessing, jobs.KindTraining, jobs.KindTransform:
 	default:
-		return "", "", BadRequest("query parameter kind=%q: expected processing or training", kind)
+		return "", "", BadRequest("query parameter kind=%q: expected processing, training or transform", kind)
 	}
 	found, err := a.Jobs.Lookup(r.Context(), name)
 	if err != nil {

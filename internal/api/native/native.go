@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-ml/sluice/internal/blob"
 	"github.com/sluice-ml/sluice/internal/events"
 	"github.com/sluice-ml/sluice/internal/jobs"
+	"github.com/sluice-ml/sluice/internal/transform"
 )
 
 // API is the /api/v1 handler set.
@@ -21,6 +22,8 @@ type API struct {
 	// Jobs serves job logs; Blob serves the artifact store's objects.
 	Jobs *jobs.Runner
 	Blob blob.Store
+	// Transforms serves the progress of transform jobs.
+	Transforms *transform.Service
 	Log  *slog.Logger
 }
 
@@ -30,6 +33,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/events/stream", a.streamEvents)
 	a.registerJobs(mux)
 	a.registerObjects(mux)
+	a.registerTransform(mux)
 }
 
 // Error is a native API error: an HTTP status and a message; the body is
