@@ -212,7 +212,33 @@ func (e *Engine) ExecutionARN(pipelineName, execID string) string {
 // Run drives executions until ctx ends: it resumes the executions that were active when the
 // server stopped, then runs every execution started here, waking on job state changes. When
 // ctx ends, drivers stop where they are; their state is already stored.
+//
+// Of the servers that share a PostgreSQL database, one leads and drives every execution; the
+// others wait to take over, and the executions they start are picked up by the leader within
+// a poll interval.
 func (e *Engine) Run(ctx context.Context) error {
+	for {
+		lease, err := e.store.Lead(ctx, "pipelines", e.cfg.Poll)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("pipeline: taking the lead: %w", err)
+		}
+		err = e.lead(lease.Context())
+		lease.Release()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		e.log.Warn("pipeline: lost the lead (its database connection broke); waiting to take it again")
+	}
+}
+
+// lead drives executions while this server leads, until ctx ends.
+func (e *Engine) lead(ctx context.Context) error {
 	e.mu.Lock()
 	if e.running {
 		e.mu.Unlock()

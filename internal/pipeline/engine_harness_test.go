@@ -265,7 +265,12 @@ type harnessOption func(*EngineConfig)
 
 func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	t.Helper()
-	st := storetest.SQLite(t)
+	return newHarnessOn(t, storetest.SQLite(t), opts...)
+}
+
+// newHarnessOn builds the harness on a given store (PostgreSQL for the gated tests).
+func newHarnessOn(t testing.TB, st *store.Store, opts ...harnessOption) *harness {
+	t.Helper()
 	bs, err := blob.NewLocal(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

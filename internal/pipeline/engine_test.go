@@ -12,6 +12,7 @@ import (
 	"github.com/sluice-ml/sluice/internal/jobs"
 	"github.com/sluice-ml/sluice/internal/registry"
 	"github.com/sluice-ml/sluice/internal/store"
+	"github.com/sluice-ml/sluice/internal/store/storetest"
 )
 
 // abaloneShaped is the abalone pipeline's shape: prepare → train → evaluate (with a property
@@ -859,4 +860,27 @@ func validJobName(s string) bool {
 		}
 	}
 	return true
+}
+
+// TestEngineOnPostgres runs the abalone-shaped pipeline, a callback and a restart on
+// PostgreSQL (gated by SLUICE_TEST_POSTGRES).
+func TestEngineOnPostgres(t *testing.T) {
+	h := newHarnessOn(t, storetest.Postgres(t))
+	h.createPipeline("Abalone", abaloneShaped())
+	h.writeEvaluation(4.2)
+	x := h.wait(h.start("Abalone").ARN, ExecutionSucceeded, ExecutionFailed)
+	if x.Status != ExecutionSucceeded {
+		t.Fatalf("execution %s: %s\n%s", x.Status, x.FailureReason, h.describeSteps(x.ARN))
+	}
+	h.createPipeline("Gate", callbackDefinition())
+	g := h.start("Gate")
+	tok := callbackToken_(t, h, g.ARN)
+	h.stopEngine()
+	h.startEngine()
+	if _, err := h.eng.SendStepSuccess(context.Background(), tok, []ParameterValue{{Name: "approved", Value: "true"}}); err != nil {
+		t.Fatal(err)
+	}
+	if g = h.wait(g.ARN, ExecutionSucceeded, ExecutionFailed); g.Status != ExecutionSucceeded {
+		t.Fatalf("callback execution after a restart: %s %s", g.Status, g.FailureReason)
+	}
 }

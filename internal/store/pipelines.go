@@ -687,3 +687,103 @@ func (w *plWhere) page(col string, numeric, desc bool, after *Cursor, limit int)
 func plLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
+
+// ---- leadership
+
+// Lease is the leadership of one controller among the servers that share a database: while a
+// lease is held, no other server holds one of the same name. Its Context ends when the lease
+// is lost (the database connection that holds it broke) or released.
+type Lease struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	conn   *sql.Conn
+	key    int64
+	done   chan struct{}
+}
+
+// Context is cancelled when the lease ends.
+func (l *Lease) Context() context.Context { return l.ctx }
+
+// Release gives the leadership up.
+func (l *Lease) Release() {
+	l.cancel()
+	<-l.done
+	if l.conn != nil {
+		l.conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, l.key)
+		l.conn.Close()
+	}
+}
+
+// Lead blocks until this server leads the controller called name, or ctx ends. On PostgreSQL
+// the leadership is a session advisory lock held on a connection of its own, checked every
+// check interval; on SQLite, whose database belongs to one server, it is granted at once.
+func (s *Store) Lead(ctx context.Context, name string, check time.Duration) (*Lease, error) {
+	if s.dialect != Postgres {
+		lctx, cancel := context.WithCancel(ctx)
+		l := &Lease{ctx: lctx, cancel: cancel, done: make(chan struct{})}
+		close(l.done)
+		return l, nil
+	}
+	for {
+		conn, err := s.db.Conn(ctx)
+		if err == nil {
+			// Advisory locks are per database; servers on other schemas of the same database
+			// are other installations, with leaders of their own.
+			var schema string
+			var got bool
+			key := int64(0)
+			if err = conn.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err == nil {
+				key = leaseKey(schema + ":" + name)
+				err = conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&got)
+			}
+			if err == nil && got {
+				lctx, cancel := context.WithCancel(ctx)
+				l := &Lease{ctx: lctx, cancel: cancel, conn: conn, key: key, done: make(chan struct{})}
+				go l.watch(check)
+				return l, nil
+			}
+			conn.Close()
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err != nil {
+			s.log.Warn("store: taking the lead", "controller", name, "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(check):
+		}
+	}
+}
+
+// watch ends the lease when its connection stops answering.
+func (l *Lease) watch(check time.Duration) {
+	defer close(l.done)
+	t := time.NewTicker(check)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-t.C:
+			pctx, cancel := context.WithTimeout(l.ctx, check)
+			err := l.conn.PingContext(pctx)
+			cancel()
+			if err != nil && l.ctx.Err() == nil {
+				l.cancel()
+				return
+			}
+		}
+	}
+}
+
+// leaseKey maps a controller name to an advisory lock key, away from the migration lock's.
+func leaseKey(name string) int64 {
+	h := int64(1469598103934665603)
+	for _, c := range []byte("sluice-lead:" + name) {
+		h = (h ^ int64(c)) * 1099511628211
+	}
+	return h
+}

@@ -309,3 +309,61 @@ func TestCacheHitsDoNotRenewTheWindow(t *testing.T) {
 		}
 	})
 }
+
+func TestLeadIsExclusiveOnPostgres(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	ctx := context.Background()
+	open := func() *store.Store {
+		s, err := store.Open(ctx, dsn, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := open(), open()
+	first, err := a.Lead(ctx, "pipelines", 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *store.Lease, 1)
+	go func() {
+		l, err := b.Lead(ctx, "pipelines", 50*time.Millisecond)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- l
+	}()
+	select {
+	case <-got:
+		t.Fatal("a second server took the lead while the first held it")
+	case <-time.After(300 * time.Millisecond):
+	}
+	other, err := b.Lead(ctx, "another-controller", 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Release()
+	first.Release()
+	select {
+	case l := <-got:
+		if l.Context().Err() != nil {
+			t.Error("the new lease is already over")
+		}
+		l.Release()
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second server did not take the lead after the first released it")
+	}
+}
+
+func TestLeadOnSQLiteIsImmediate(t *testing.T) {
+	s := storetest.SQLite(t)
+	l, err := s.Lead(context.Background(), "pipelines", time.Second)
+	if err != nil || l.Context().Err() != nil {
+		t.Fatalf("lead: %v", err)
+	}
+	l.Release()
+	if l.Context().Err() == nil {
+		t.Error("a released lease's context is not done")
+	}
+}
