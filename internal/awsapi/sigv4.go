@@ -110,7 +110,10 @@ func authError(code, format string, args ...any) *Error {
 // given in X-Amz-Content-Sha256.
 func (v *Verifier) Verify(r *http.Request) (Principal, error) {
 	auth := r.Header.Get("Authorization")
-	q := r.URL.Query()
+	var q url.Values
+	if auth == "" {
+		q = r.URL.Query() // only a presigned URL carries its signature in the query
+	}
 	presigned := auth == "" && q.Get("X-Amz-Algorithm") != ""
 	var (
 		cred, signedHeaders, signature, amzDate string
@@ -243,7 +246,7 @@ func canonicalRequest(r *http.Request, signed []string, payloadHash string, pres
 		if h == "host" {
 			vals = []string{r.Host}
 		} else {
-			vals = r.Header.Values(h)
+			vals = headerValues(r.Header, h)
 			if h == "content-length" && len(vals) == 0 && r.ContentLength >= 0 {
 				vals = []string{itoa(r.ContentLength)}
 			}
@@ -268,6 +271,28 @@ func canonicalRequest(r *http.Request, signed []string, payloadHash string, pres
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// headerValues looks up a signed header, named in lower case, without allocating its
+// canonical form.
+func headerValues(h http.Header, lower string) []string {
+	var buf [64]byte
+	if len(lower) > len(buf) {
+		return h.Values(lower)
+	}
+	upper := true
+	for i := 0; i < len(lower); i++ {
+		c := lower[i]
+		switch {
+		case upper && 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		case !upper && 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+		upper = c == '-'
+	}
+	return h[string(buf[:len(lower)])]
+}
 
 // trimmed reports whether a header value is already in canonical form: no leading, trailing
 // or repeated spaces and no other whitespace, which is what clients almost always send.
