@@ -69,7 +69,7 @@ func newJobsCmd(g *globals) *cobra.Command {
 	}
 	var kind string
 	kindFlag := func(c *cobra.Command) {
-		c.Flags().StringVar(&kind, "kind", "", "processing or training (needed only when both kinds have a job of that name)")
+		c.Flags().StringVar(&kind, "kind", "", "processing, training or transform (needed only when several kinds have a job of that name)")
 	}
 
 	var status, contains string
@@ -183,10 +183,10 @@ func newJobsCmd(g *globals) *cobra.Command {
 
 func checkKind(kind string) error {
 	switch kind {
-	case "", "processing", "training":
+	case "", "processing", "training", "transform":
 		return nil
 	}
-	return fmt.Errorf("--kind %q: expected processing or training", kind)
+	return fmt.Errorf("--kind %q: expected processing, training or transform", kind)
 }
 
 // listJobs lists both kinds (or one) through SageMaker's List operations and merges them.
@@ -233,6 +233,26 @@ func listJobs(ctx context.Context, sm *sagemaker.Client, kind, status, contains 
 			}
 		}
 	}
+	if kind == "" || kind == "transform" {
+		in := &sagemaker.ListTransformJobsInput{SortOrder: desc, StatusEquals: types.TransformJobStatus(status)}
+		if contains != "" {
+			in.NameContains = aws.String(contains)
+		}
+		p := sagemaker.NewListTransformJobsPaginator(sm, in)
+		for n := 0; p.HasMorePages() && n < max; {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range page.TransformJobSummaries {
+				if n++; n > max {
+					break
+				}
+				rows = append(rows, jobRow{Name: aws.ToString(s.TransformJobName), Kind: "transform", Status: string(s.TransformJobStatus),
+					FailureReason: aws.ToString(s.FailureReason), CreationTime: s.CreationTime, EndTime: s.TransformEndTime, Arn: aws.ToString(s.TransformJobArn)})
+			}
+		}
+	}
 	slices.SortStableFunc(rows, func(a, b jobRow) int { return aws.ToTime(b.CreationTime).Compare(aws.ToTime(a.CreationTime)) })
 	return rows, nil
 }
@@ -241,6 +261,9 @@ func listJobs(ctx context.Context, sm *sagemaker.Client, kind, status, contains 
 func describeJob(ctx context.Context, sm *sagemaker.Client, name, kind string) (string, *sagemaker.DescribeProcessingJobOutput, *sagemaker.DescribeTrainingJobOutput, error) {
 	if err := checkKind(kind); err != nil {
 		return "", nil, nil, err
+	}
+	if kind == "transform" {
+		return "", nil, nil, fmt.Errorf("transform jobs have their own commands: sluice transform describe %s, sluice transform stop %s", name, name)
 	}
 	var p *sagemaker.DescribeProcessingJobOutput
 	var t *sagemaker.DescribeTrainingJobOutput
@@ -268,7 +291,7 @@ func describeJob(ctx context.Context, sm *sagemaker.Client, name, kind string) (
 	case kind != "":
 		return "", nil, nil, fmt.Errorf("no %s job is named %s", kind, name)
 	}
-	return "", nil, nil, fmt.Errorf("no processing or training job is named %s (see `sluice jobs list`)", name)
+	return "", nil, nil, fmt.Errorf("no processing or training job is named %s (see `sluice jobs list`; for a transform job, `sluice transform describe %s`)", name, name)
 }
 
 // notFound recognises SageMaker's answer for a missing job.
