@@ -4,10 +4,13 @@
 package abalone_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/sluice-ml/sluice/internal/algo"
 	"github.com/sluice-ml/sluice/internal/blob"
+	"github.com/sluice-ml/sluice/internal/config"
 	"github.com/sluice-ml/sluice/internal/runtime"
 	"github.com/sluice-ml/sluice/internal/server/servertest"
 )
@@ -172,4 +176,111 @@ func readJSON(t *testing.T, srv *servertest.Server, uri string) map[string]any {
 		t.Fatalf("%s: %v", uri, err)
 	}
 	return m
+}
+
+// repoRoot is the folder holding go.mod, found by walking up from the test's folder.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found")
+		}
+		dir = parent
+	}
+}
+
+// TestSDKDefinitionRunsAsIs runs the exact definition the SageMaker Python SDK emits for the
+// abalone example, unchanged, with the user's scripts (sdk/preprocessing.py with pandas and
+// scikit-learn, sdk/evaluation.py with XGBoost) on the host's Python, SageMaker's XGBoost image
+// on the built-in trainer, and the real UCI abalone data: preprocess → train → evaluate →
+// condition → register, create the model and run a batch transform with it.
+func TestSDKDefinitionRunsAsIs(t *testing.T) {
+	py := servertest.Python(t)
+	root := repoRoot(t)
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(root), "shared", "data", "abalone.csv"))
+	if err != nil {
+		t.Skipf("SKIPPED: the real abalone data is missing (%v); the test reads ../shared/data/abalone.csv", err)
+	}
+	def, err := os.ReadFile(filepath.Join(root, "internal", "pipeline", "testdata", "abalone.good.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := servertest.Start(t, func(c *config.Config) { c.Jobs.Python = py })
+	put := func(uri string, b []byte) {
+		if err := srv.Blob().Put(context.Background(), blob.MustParseURI(uri), bytes.NewReader(b), int64(len(b))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"preprocessing.py", "evaluation.py"} {
+		b, err := os.ReadFile(filepath.Join("sdk", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		put("s3://my-bucket/code/"+f, b)
+	}
+	put("s3://my-bucket/abalone/abalone-dataset.csv", data)
+	put("s3://my-bucket/abalone/abalone-dataset-batch/batch.csv", batchRows(t, data, 200))
+
+	c := srv.SageMaker()
+	ctx := context.Background()
+	if _, err := c.CreatePipeline(ctx, &sm.CreatePipelineInput{PipelineName: aws.String("AbalonePipeline"), PipelineDefinition: aws.String(string(def)),
+		RoleArn: aws.String("arn:aws:iam::111122223333:role/SageMakerPipelineRole")}); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	start, err := c.StartPipelineExecution(ctx, &sm.StartPipelineExecutionInput{PipelineName: aws.String("AbalonePipeline")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(start.PipelineExecutionArn)
+	x := wait(t, c, arn)
+	t.Logf("the SDK's abalone pipeline ran in %s", time.Since(began).Round(time.Millisecond))
+	got := steps(t, c, arn)
+	for name, s := range got {
+		t.Logf("%-36s %-10s %s", name, s.StepStatus, aws.ToString(s.FailureReason))
+	}
+	if x.PipelineExecutionStatus != types.PipelineExecutionStatusSucceeded {
+		t.Fatalf("execution %s: %s", x.PipelineExecutionStatus, aws.ToString(x.FailureReason))
+	}
+	for _, name := range []string{"PreprocessAbaloneData", "TrainAbaloneModel", "EvaluateAbaloneModel", "AbaloneMSECond",
+		"RegisterAbaloneModel-RegisterModel", "CreateAbaloneModel-CreateModel", "AbaloneTransform"} {
+		if got[name].StepStatus != types.StepStatusSucceeded {
+			t.Errorf("step %s: %s", name, got[name].StepStatus)
+		}
+	}
+	report := readJSON(t, srv, "s3://my-bucket/script-abalone-eval-2026-11-21-20-48-48-442/output/evaluation/evaluation.json")
+	t.Logf("MSE %.3f on the real data", report["regression_metrics"].(map[string]any)["mse"].(map[string]any)["value"])
+	var outputs int
+	srv.Blob().List(ctx, blob.MustParseURI("s3://my-bucket/AbaloneTransform/"), func(blob.ObjectInfo) error { outputs++; return nil })
+	if outputs == 0 {
+		t.Error("the batch transform wrote no output under s3://my-bucket/AbaloneTransform/")
+	}
+}
+
+// batchRows turns the first n rows of the abalone file into model input: the seven
+// measurements, then sex one-hot encoded (F, I, M), no label — the preprocessed layout, unscaled.
+func batchRows(t *testing.T, data []byte, n int) []byte {
+	t.Helper()
+	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	for _, r := range recs[1 : n+1] {
+		b.WriteString(strings.Join(r[1:8], ","))
+		for _, s := range []string{"F", "I", "M"} {
+			if r[0] == s {
+				b.WriteString(",1")
+			} else {
+				b.WriteString(",0")
+			}
+		}
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
 }
