@@ -489,3 +489,38 @@ func BenchmarkCreatePackage(b *testing.B) {
 		}
 	}
 }
+
+// TestConcurrentRetriesWithOneToken: clients retrying one request at the same moment (the same
+// ClientToken) get one version between them.
+func TestConcurrentRetriesWithOneToken(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		svc.CreateGroup(ctx, alice, registry.NewGroup{Name: "retry"})
+		const n = 12
+		var wg sync.WaitGroup
+		got := make(chan string, n)
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p, err := svc.CreatePackage(ctx, alice, registry.NewPackage{GroupName: "retry", ClientToken: "same-request"})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got <- p.ARN
+			}()
+		}
+		wg.Wait()
+		close(got)
+		for arn := range got {
+			if arn != "arn:aws:sagemaker:us-east-1:000000000000:model-package/retry/1" {
+				t.Fatalf("a retry got %s; every retry must get version 1", arn)
+			}
+		}
+		if g, _ := svc.Group(ctx, "retry"); g.LatestVersion != 1 {
+			t.Fatalf("%d versions issued for one request", g.LatestVersion)
+		}
+	})
+}

@@ -220,75 +220,104 @@ func (s *Service) CreatePackage(ctx context.Context, actor Actor, in NewPackage)
 	if len(in.CustomerMetadata) > MaxCustomerMetadata {
 		return Package{}, errorf(ErrInvalid, "CustomerMetadataProperties has %d entries; at most %d are allowed.", len(in.CustomerMetadata), MaxCustomerMetadata)
 	}
-	spec, err := encodeSpec(in.Spec)
-	if err != nil {
+	op := createOp{s: s, in: in, actor: actor, by: mustJSON(actor.UserContext())}
+	var err error
+	if op.spec, err = encodeSpec(in.Spec); err != nil {
 		return Package{}, err
 	}
-	var groupARN string
 	if versioned {
-		if groupARN, err = s.groupARN(in.GroupName); err != nil {
+		if op.groupARN, err = s.groupARN(in.GroupName); err != nil {
 			return Package{}, err
 		}
 	}
-	by := mustJSON(actor.UserContext())
-	var out store.ModelPackage
-	var retried bool
-	err = s.Store.InTx(ctx, func(tx *store.Tx) error {
-		retried = false
-		if in.ClientToken != "" {
-			prev, err := tx.ModelPackageByClientToken(ctx, in.ClientToken)
-			switch {
-			case err == nil:
-				if (versioned && prev.GroupID != 0 && strings.EqualFold(s.ARNs.For(KindGroup, prev.GroupName), groupARN)) ||
-					(!versioned && prev.GroupID == 0 && strings.EqualFold(prev.Name, in.Name)) {
-					out, retried = prev, true
-					return nil
-				}
-				return errorf(ErrConflict, "ClientToken %q was already used to create %s; use a new token for a different request.", in.ClientToken, prev.ARN)
-			case !errors.Is(err, store.ErrNotFound):
-				return err
-			}
-		}
-		now := s.now()
-		row := store.ModelPackage{
-			Description: in.Description, ApprovalStatus: string(in.ApprovalStatus), Status: StatusCompleted,
-			CreatedBy: by, ModifiedBy: by, CustomerMetadata: in.CustomerMetadata, Spec: spec, ClientToken: in.ClientToken,
-		}
-		if versioned {
-			g, v, created, err := tx.NextVersion(ctx, groupARN, now)
-			if errors.Is(err, store.ErrNotFound) {
-				return errorf(ErrNotFound, "ModelPackageGroup %s does not exist; create it with CreateModelPackageGroup first.", in.GroupName)
-			}
-			if err != nil {
-				return err
-			}
-			row.GroupID, row.GroupName, row.Name, row.Version = g.ID, g.Name, g.Name, v
-			row.ARN = s.ARNs.For(KindPackage, g.Name+"/"+strconv.FormatInt(v, 10))
-			row.CreatedAt, row.ModifiedAt = created, created
-		} else {
-			row.Name = in.Name
-			row.ARN = s.ARNs.For(KindPackage, in.Name)
-			row.CreatedAt, row.ModifiedAt = now, now
-		}
-		if err := tx.InsertModelPackage(ctx, &row); err != nil {
-			if errors.Is(err, store.ErrConflict) {
-				return errorf(ErrExists, "ModelPackage already exists: %s", row.ARN)
-			}
+	var row store.ModelPackage
+	var earlier bool
+	// A concurrent request with the same ClientToken can commit between this one's lookup of the
+	// token and its insert (PostgreSQL runs both at once); the insert then fails on the token's
+	// unique index, and a second attempt finds the other request's package.
+	for attempt := 0; ; attempt++ {
+		err = s.Store.InTx(ctx, func(tx *store.Tx) error {
+			var err error
+			row, earlier, err = op.run(ctx, tx, attempt > 0)
 			return err
+		})
+		if !errors.Is(err, errTokenRace) || attempt > 0 {
+			break
 		}
-		if err := tx.PutTags(ctx, row.ARN, in.Tags); err != nil {
-			return err
-		}
-		out = row
-		return emit(ctx, tx, created(row, in.Spec, actor), "")
-	})
+	}
 	if err != nil {
 		return Package{}, wrap(err, "create model package")
 	}
-	if retried {
-		return packageFromRow(out) // the package the first request with this token made
+	if earlier {
+		return packageFromRow(row) // the package the first request with this token made
 	}
-	return created(out, in.Spec, actor), nil
+	return created(row, in.Spec, actor), nil
+}
+
+// errTokenRace asks CreatePackage to try once more: see there.
+var errTokenRace = errors.New("registry: client token taken concurrently")
+
+// createOp is one CreatePackage request, checked and encoded, ready to run in a transaction.
+type createOp struct {
+	s        *Service
+	in       NewPackage
+	actor    Actor
+	groupARN string // set for a version
+	spec, by json.RawMessage
+}
+
+// run stores the package in tx and writes its event. earlier is true when the ClientToken
+// names a package an earlier request made, which is returned instead.
+func (op createOp) run(ctx context.Context, tx *store.Tx, retry bool) (row store.ModelPackage, earlier bool, err error) {
+	s, in := op.s, op.in
+	versioned := op.groupARN != ""
+	if in.ClientToken != "" {
+		prev, err := tx.ModelPackageByClientToken(ctx, in.ClientToken)
+		switch {
+		case err == nil:
+			if (versioned && prev.GroupID != 0 && strings.EqualFold(s.ARNs.For(KindGroup, prev.GroupName), op.groupARN)) ||
+				(!versioned && prev.GroupID == 0 && strings.EqualFold(prev.Name, in.Name)) {
+				return prev, true, nil
+			}
+			return row, false, errorf(ErrConflict, "ClientToken %q was already used to create %s; use a new token for a different request.", in.ClientToken, prev.ARN)
+		case !errors.Is(err, store.ErrNotFound):
+			return row, false, err
+		}
+	}
+	now := s.now()
+	row = store.ModelPackage{
+		Description: in.Description, ApprovalStatus: string(in.ApprovalStatus), Status: StatusCompleted,
+		CreatedBy: op.by, ModifiedBy: op.by, CustomerMetadata: in.CustomerMetadata, Spec: op.spec, ClientToken: in.ClientToken,
+	}
+	if versioned {
+		g, v, at, err := tx.NextVersion(ctx, op.groupARN, now)
+		if errors.Is(err, store.ErrNotFound) {
+			return row, false, errorf(ErrNotFound, "ModelPackageGroup %s does not exist; create it with CreateModelPackageGroup first.", in.GroupName)
+		}
+		if err != nil {
+			return row, false, err
+		}
+		row.GroupID, row.GroupName, row.Name, row.Version = g.ID, g.Name, g.Name, v
+		row.ARN = s.ARNs.For(KindPackage, g.Name+"/"+strconv.FormatInt(v, 10))
+		row.CreatedAt, row.ModifiedAt = at, at
+	} else {
+		row.Name = in.Name
+		row.ARN = s.ARNs.For(KindPackage, in.Name)
+		row.CreatedAt, row.ModifiedAt = now, now
+	}
+	if err := tx.InsertModelPackage(ctx, &row); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			if in.ClientToken != "" && !retry {
+				return row, false, errTokenRace
+			}
+			return row, false, errorf(ErrExists, "ModelPackage already exists: %s", row.ARN)
+		}
+		return row, false, err
+	}
+	if err := tx.PutTags(ctx, row.ARN, in.Tags); err != nil {
+		return row, false, err
+	}
+	return row, false, emit(ctx, tx, created(row, in.Spec, op.actor), "")
 }
 
 // created is the Package a create just stored, built from the request rather than decoded back
