@@ -464,9 +464,24 @@ func (c *Controller) restore(ctx context.Context, row store.Endpoint, st endpoin
 	return err
 }
 
-// deploy starts a fleet per variant, in parallel, and publishes the routing table. On failure
-// every fleet it started is stopped and nothing is published.
+// deploy starts a fleet per variant and publishes the plan's routing table, replacing whatever
+// the endpoint routed to. On failure every fleet it started is stopped and nothing is published.
 func (c *Controller) deploy(ctx context.Context, endpoint string, plan Plan) (*Deployment, error) {
+	d, err := c.startFleets(ctx, endpoint, plan)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.cfg.Router.Publish(endpoint, d.RoutingTable()); err != nil {
+		c.retire(d.Fleets)
+		return nil, err
+	}
+	return d, nil
+}
+
+// startFleets starts a fleet per variant of plan, in parallel, without routing any traffic to
+// them: a blue/green strategy publishes tables that shift traffic onto them step by step. On
+// failure every fleet it started is stopped.
+func (c *Controller) startFleets(ctx context.Context, endpoint string, plan Plan) (*Deployment, error) {
 	d := &Deployment{Endpoint: endpoint, Plan: plan}
 	type result struct {
 		i   int
@@ -501,10 +516,6 @@ func (c *Controller) deploy(ctx context.Context, endpoint string, plan Plan) (*D
 	if len(errs) > 0 {
 		c.retire(d.Fleets)
 		return nil, errors.Join(errs...)
-	}
-	if err := c.cfg.Router.Publish(endpoint, d.RoutingTable()); err != nil {
-		c.retire(d.Fleets)
-		return nil, err
 	}
 	return d, nil
 }

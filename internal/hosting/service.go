@@ -440,10 +440,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, name, configName string, d
 	}
 	now := s.now()
 	st := endpointState{Variants: summaries(plan.Variants, false, now), Shadows: summaries(plan.Shadows, false, now),
-		DeploymentConfig: deploymentConfig, LastDeploymentConfig: deploymentConfig}
-	if cfg, err := s.planner().config(ctx, configName); err == nil {
-		st.Capture = captureSummary(cfg.DataCaptureConfig)
-	}
+		Capture: captureSummary(plan.Capture), DeploymentConfig: deploymentConfig, LastDeploymentConfig: deploymentConfig}
 	row := store.Endpoint{ARN: s.ARNs.For(KindEndpoint, name), Name: name, ConfigName: plan.ConfigName, DesiredConfigName: plan.ConfigName,
 		Status: StatusCreating, Generation: 1, CreatedAt: now, ModifiedAt: now, State: st.encode()}
 	err = s.Store.InTx(ctx, func(tx *store.Tx) error {
