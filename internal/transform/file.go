@@ -344,7 +344,7 @@ func (fr *fileRun) produceWhole(src io.Reader, counted *countingReader, emit fun
 		var fields [][]byte
 		payload, err := fr.pl.filterInput(nil, rec, &fields)
 		if err != nil {
-			return &recordError{first: 1, last: 1, msg: "InputFilter " + fr.pl.inFilter.String() + ": " + err.Error()}
+			return &recordError{msg: "InputFilter " + fr.pl.inFilter.String() + ": " + err.Error()}
 		}
 		b.payload, b.inBuf, b.inEnds = payload, rec, []int{len(rec)}
 	}
@@ -494,6 +494,9 @@ func (fr *fileRun) invoke(ctx context.Context, payload []byte, resp *serving.Res
 // locate narrows a failed mini-batch down to the first record that fails alone, halving it;
 // when every part succeeds alone, the mini-batch as a whole is reported.
 func (fr *fileRun) locate(ctx context.Context, b *batch, cause error, resp *serving.Response) *recordError {
+	if fr.pl.split == SplitNone {
+		return &recordError{msg: cause.Error()} // the whole object is the record
+	}
 	type rec struct {
 		line int64
 		text []byte
@@ -504,13 +507,13 @@ func (fr *fileRun) locate(ctx context.Context, b *batch, cause error, resp *serv
 			return nil
 		}
 		ln := b.firstLine + int64(i)
-		if b.lines != nil {
+		if len(recs) < len(b.lines) {
 			ln = b.lines[len(recs)]
 		}
 		recs = append(recs, rec{ln, line})
 		return nil
 	})
-	if len(recs) <= 1 || fr.pl.split == SplitNone {
+	if len(recs) <= 1 {
 		return &recordError{first: b.firstLine, last: b.firstLine, msg: cause.Error()}
 	}
 	join := func(rs []rec) []byte {

@@ -270,6 +270,16 @@ func TestPoisonedRecord(t *testing.T) {
 		t.Errorf("the good file's output = %q", got)
 	}
 
+	// With SplitType None the object is the record: the reason names the file alone.
+	e.put("s3://data/whole-bad/a.csv", []byte("1,2\npoison\n"))
+	s = spec("poison-whole", "sum", "s3://data/whole-bad/", "s3://out/whole-bad")
+	s.TransformInput.SplitType = "None"
+	s.ModelClientConfig = &transform.ModelClientConfig{InvocationsMaxRetries: i32(0)}
+	j = e.run(s)
+	if want := `ClientError: s3://data/whole-bad/a.csv, the model answered 400: cannot read "poison"`; j.FailureReason != want {
+		t.Errorf("FailureReason:\n got %s\nwant %s", j.FailureReason, want)
+	}
+
 	// The native model points at the record it cannot read, too.
 	e.xgbModel("tiny")
 	good, _ := rows(2000, 7)
