@@ -52,6 +52,8 @@ type route struct {
 	cum     float64
 	server  ModelServer
 	metrics *variantMetrics
+	// series records the invocation for alarms (RouterConfig.Series); nil when unset.
+	series InvocationSeries
 }
 
 // table is a compiled RoutingTable.
@@ -62,6 +64,9 @@ type table struct {
 	shadows   []route
 	capture   *captureSpec
 	shadowSem chan struct{}
+	// active counts the requests (and shadow copies) being served through this table, so a
+	// deployment can wait for a replaced table's requests to finish before stopping its fleets.
+	active atomic.Int64
 }
 
 // endpointEntry is what the router knows about one endpoint.
@@ -80,9 +85,21 @@ type Router struct {
 	log     *slog.Logger
 	capture *Capturer
 	rand    func() uint64
+	series  func(endpoint, variant string) InvocationSeries
 
 	mu        sync.Mutex // serialises writers; readers use endpoints
 	endpoints atomic.Pointer[map[string]*endpointEntry]
+	// retired holds, per endpoint key, replaced or removed tables that may still have requests
+	// in flight (see Drain). Guarded by mu.
+	retired map[string][]*table
+}
+
+// InvocationSeries receives the outcome of every invocation of one endpoint variant;
+// *alarm.EndpointSeries is the implementation, so alarms watch live traffic.
+type InvocationSeries interface {
+	// Invocation records one request answered with HTTP status; model is the model's latency
+	// (negative when the model gave no answer), overhead the rest of the request's time.
+	Invocation(status int, model, overhead time.Duration)
 }
 
 // RouterConfig configures a Router.
@@ -92,12 +109,17 @@ type RouterConfig struct {
 	// Rand is the random source of weighted routing and sampling; default math/rand/v2's
 	// per-goroutine generator. Tests pass a seeded one.
 	Rand func() uint64
-	Log  *slog.Logger
+	// Series, when set, returns where an endpoint variant's invocations are recorded for
+	// alarms; it is called when a table is published, never per request. Every route of a
+	// variant records into the same series, so during a blue/green shift the variant's alarms
+	// see the new fleet's traffic as well as the old one's.
+	Series func(endpoint, variant string) InvocationSeries
+	Log    *slog.Logger
 }
 
 // NewRouter returns an empty router.
 func NewRouter(cfg RouterConfig) *Router {
-	r := &Router{log: cfg.Log, capture: cfg.Capture, rand: cfg.Rand}
+	r := &Router{log: cfg.Log, capture: cfg.Capture, rand: cfg.Rand, series: cfg.Series, retired: map[string][]*table{}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -130,6 +152,9 @@ func (r *Router) Publish(endpoint string, t RoutingTable) error {
 	ct, err := r.compile(endpoint, e, t)
 	if err != nil {
 		return err
+	}
+	if prev := e.table.Load(); prev != nil {
+		r.retireLocked(key, prev)
 	}
 	e.table.Store(ct)
 	if fresh {
@@ -164,6 +189,9 @@ func (r *Router) compile(endpoint string, e *endpointEntry, t RoutingTable) (*ta
 			}
 			total += rt.Weight
 			out[i] = route{variant: rt.Variant, header: []string{rt.Variant}, weight: rt.Weight, cum: total, server: rt.Server, metrics: m}
+			if r.series != nil && what == "route" {
+				out[i].series = r.series(e.name, rt.Variant)
+			}
 		}
 		return out, total, nil
 	}
@@ -188,15 +216,18 @@ func (r *Router) compile(endpoint string, e *endpointEntry, t RoutingTable) (*ta
 	return ct, nil
 }
 
-// Remove forgets the endpoint: its table and its metrics. Fleets are the caller's to close.
+// Remove forgets the endpoint: its table and its metrics. Fleets are the caller's to close,
+// after Drain.
 func (r *Router) Remove(endpoint string) {
 	key := endpointKey(endpoint)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := *r.endpoints.Load()
-	if _, ok := old[key]; !ok {
+	e, ok := old[key]
+	if !ok {
 		return
 	}
+	r.retireLocked(key, e.table.Load())
 	next := make(map[string]*endpointEntry, len(old))
 	for k, v := range old {
 		if k != key {
@@ -204,6 +235,49 @@ func (r *Router) Remove(endpoint string) {
 		}
 	}
 	r.endpoints.Store(&next)
+}
+
+// retireLocked keeps a replaced table until its requests finish, and forgets the replaced
+// tables that have none left. The caller holds r.mu.
+func (r *Router) retireLocked(key string, t *table) {
+	keep := r.retired[key][:0]
+	for _, old := range r.retired[key] {
+		if old.active.Load() > 0 {
+			keep = append(keep, old)
+		}
+	}
+	if t != nil && t.active.Load() > 0 {
+		keep = append(keep, t)
+	}
+	if len(keep) == 0 {
+		delete(r.retired, key)
+		return
+	}
+	r.retired[key] = keep
+}
+
+// Drain waits until no request is still being served through a table the endpoint no longer
+// uses (one replaced by Publish or dropped by Remove), or until ctx ends. A request keeps the
+// table it started with, so after Publish moves traffic off a fleet, Drain then Close stops the
+// fleet without failing a request that had already chosen it.
+func (r *Router) Drain(ctx context.Context, endpoint string) error {
+	key := endpointKey(endpoint)
+	wait := 100 * time.Microsecond
+	for {
+		r.mu.Lock()
+		r.retireLocked(key, nil)
+		busy := len(r.retired[key]) > 0
+		r.mu.Unlock()
+		if !busy {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("serving: drain %s: %w", endpoint, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Millisecond)
+	}
 }
 
 // Serves reports whether the router has a table for the endpoint.
@@ -224,6 +298,8 @@ type Call struct {
 	route *route
 	// ModelLatency is the time the model server took.
 	ModelLatency time.Duration
+	// status is the model's HTTP status, 0 when the model could not answer.
+	status int
 }
 
 // Variant is the name of the variant that served the call ("" if none was chosen).
@@ -243,12 +319,21 @@ func (c Call) VariantHeader() []string {
 }
 
 // Finish records the call's overhead: total (the whole request as the front end saw it) less
-// the model's latency.
+// the model's latency, and hands the whole invocation to the variant's InvocationSeries.
 func (c Call) Finish(total time.Duration) {
 	if c.route == nil {
 		return
 	}
 	c.route.metrics.overhead.Observe(total - c.ModelLatency)
+	if s := c.route.series; s != nil {
+		if c.status == 0 {
+			// No answer (timeout, no healthy replica) counts as a server error, as the
+			// router's own metrics count it.
+			s.Invocation(500, -1, total-c.ModelLatency)
+			return
+		}
+		s.Invocation(c.status, c.ModelLatency, total-c.ModelLatency)
+	}
 }
 
 // Invoke routes req to one of the endpoint's variants, by weight or by req.TargetVariant, and
@@ -259,8 +344,20 @@ func (r *Router) Invoke(ctx context.Context, endpoint string, req *Request, resp
 		return Call{}, ErrNoEndpoint
 	}
 	t := e.table.Load()
+	for {
+		// Count the request on the table before using it; if a new table was published
+		// meanwhile, use that one, so Drain never misses a request on a replaced table.
+		t.active.Add(1)
+		cur := e.table.Load()
+		if cur == t {
+			break
+		}
+		t.active.Add(-1)
+		t = cur
+	}
 	rt := t.pick(req.TargetVariant, r.rand)
 	if rt == nil {
+		t.active.Add(-1)
 		return Call{}, ErrNoVariant
 	}
 	start := time.Now()
@@ -288,7 +385,12 @@ func (r *Router) Invoke(ctx context.Context, endpoint string, req *Request, resp
 			r.shadow(t, req)
 		}
 	}
-	return Call{route: rt, ModelLatency: lat}, err
+	t.active.Add(-1)
+	call := Call{route: rt, ModelLatency: lat}
+	if err == nil {
+		call.status = resp.Status
+	}
+	return call, err
 }
 
 // unit maps a random uint64 to [0, 1).
@@ -358,8 +460,9 @@ func (r *Router) shadow(t *table, req *Request) {
 	cp := *req
 	cp.Body = slices.Clone(req.Body)
 	cp.TargetVariant = ""
+	t.active.Add(1)
 	go func() {
-		defer func() { <-t.shadowSem }()
+		defer func() { <-t.shadowSem; t.active.Add(-1) }()
 		ctx, cancel := context.WithTimeout(context.Background(), DefaultInvocationTimeout)
 		defer cancel()
 		var resp Response
