@@ -512,3 +512,19 @@ func TestValidation(t *testing.T) {
 		t.Errorf("described %s", mustJSON(j))
 	}
 }
+
+func TestInvocationTimeout(t *testing.T) {
+	e := newEnv(t)
+	e.model("sum", hosting.ContainerDefinition{Image: containerImage})
+	e.put("s3://data/slow/a.csv", []byte("1,1\n2,2\nsleep:3000\n"))
+	s := spec("slow", "sum", "s3://data/slow/", "s3://out/slow")
+	s.ModelClientConfig = &transform.ModelClientConfig{InvocationsTimeoutInSeconds: i32(1), InvocationsMaxRetries: i32(0)}
+	began := time.Now()
+	j := e.run(s)
+	if want := "ClientError: s3://data/slow/a.csv, line 3: the model did not answer within 1s (ModelClientConfig.InvocationsTimeoutInSeconds)"; j.FailureReason != want {
+		t.Errorf("FailureReason:\n got %s\nwant %s", j.FailureReason, want)
+	}
+	if el := time.Since(began); el > 20*time.Second {
+		t.Errorf("the job took %s", el)
+	}
+}
