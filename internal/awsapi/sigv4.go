@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"io"
 	"log/slog"
 	"net/http"
@@ -61,7 +62,25 @@ type Verifier struct {
 	// signingKeys caches derived signing keys: deriving one costs four HMACs, and a client
 	// signs every request of a day with the same one.
 	keyMu       sync.Mutex
-	signingKeys map[signingKeyID][]byte
+	signingKeys map[signingKeyID]*signingMAC
+}
+
+// signingMAC is a derived signing key with HMACs keyed by it, kept for reuse.
+type signingMAC struct {
+	key  []byte
+	macs sync.Pool // hash.Hash
+}
+
+// sign returns HMAC-SHA256(key, data) into out.
+func (m *signingMAC) sign(data []byte, out *[sha256.Size]byte) {
+	h, _ := m.macs.Get().(hash.Hash)
+	if h == nil {
+		h = hmac.New(sha256.New, m.key)
+	}
+	h.Reset()
+	h.Write(data)
+	h.Sum(out[:0])
+	m.macs.Put(h)
 }
 
 // signingKeyID names a derived signing key.
@@ -70,22 +89,22 @@ type signingKeyID struct{ secret, date, region, service string }
 // maxSigningKeys bounds the cache; past it the cache starts over.
 const maxSigningKeys = 4096
 
-func (v *Verifier) signingKey(secret, date, region, service string) []byte {
+func (v *Verifier) signingKey(secret, date, region, service string) *signingMAC {
 	id := signingKeyID{secret, date, region, service}
 	v.keyMu.Lock()
-	k, ok := v.signingKeys[id]
+	m, ok := v.signingKeys[id]
 	v.keyMu.Unlock()
 	if ok {
-		return k
+		return m
 	}
-	k = signingKey(secret, date, region, service)
+	m = &signingMAC{key: signingKey(secret, date, region, service)}
 	v.keyMu.Lock()
 	if v.signingKeys == nil || len(v.signingKeys) >= maxSigningKeys {
-		v.signingKeys = map[signingKeyID][]byte{}
+		v.signingKeys = map[signingKeyID]*signingMAC{}
 	}
-	v.signingKeys[id] = k
+	v.signingKeys[id] = m
 	v.keyMu.Unlock()
-	return k
+	return m
 }
 
 // Middleware authenticates every request before next sees it; a request that fails gets an
@@ -98,6 +117,18 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+	})
+}
+
+// Authenticate is Middleware for handlers that do not use the caller's identity: the request
+// goes on as it came, without a copy that carries the principal. The runtime's hot path uses it.
+func (v *Verifier) Authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := v.Verify(r); err != nil {
+			WriteError(w, err, v.Log)
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -131,7 +162,9 @@ func (v *Verifier) Verify(r *http.Request) (Principal, error) {
 		if alg != "AWS4-HMAC-SHA256" {
 			return Principal{}, authError(CodeInvalidSignature, "Unsupported Authorization scheme %q; use AWS4-HMAC-SHA256.", alg)
 		}
-		for _, part := range strings.Split(rest, ",") {
+		for rest != "" {
+			var part string
+			part, rest, _ = strings.Cut(rest, ",")
 			k, val, _ := strings.Cut(strings.TrimSpace(part), "=")
 			switch k {
 			case "Credential":
@@ -147,11 +180,13 @@ func (v *Verifier) Verify(r *http.Request) (Principal, error) {
 	if cred == "" || signedHeaders == "" || signature == "" {
 		return Principal{}, authError(CodeInvalidSignature, "Authorization header requires Credential, SignedHeaders and Signature.")
 	}
-	scope := strings.Split(cred, "/")
-	if len(scope) != 5 || scope[4] != "aws4_request" {
+	akid, scope, _ := strings.Cut(cred, "/")
+	date, rest, _ := strings.Cut(scope, "/")
+	region, rest, _ := strings.Cut(rest, "/")
+	service, term, _ := strings.Cut(rest, "/")
+	if akid == "" || date == "" || region == "" || service == "" || term != "aws4_request" {
 		return Principal{}, authError(CodeInvalidSignature, "Credential %q should be AKID/yyyymmdd/region/service/aws4_request.", cred)
 	}
-	akid, date, region, service := scope[0], scope[1], scope[2], scope[3]
 	if !v.serviceOK(service) {
 		return Principal{}, authError(CodeInvalidSignature, "Credential should be scoped to a valid service: %q is not one of %s.", service, strings.Join(v.Services, ", "))
 	}
@@ -194,15 +229,39 @@ func (v *Verifier) Verify(r *http.Request) (Principal, error) {
 		sum := sha256.Sum256(body)
 		payloadHash = hex.EncodeToString(sum[:])
 	}
-	canon := canonicalRequest(r, strings.Split(signedHeaders, ";"), payloadHash, presigned)
-	sum := sha256.Sum256([]byte(canon))
-	sts := "AWS4-HMAC-SHA256\n" + amzDate + "\n" + strings.Join(scope[1:], "/") + "\n" + hex.EncodeToString(sum[:])
-	key := v.signingKey(secret, date, region, service)
-	want := hex.EncodeToString(hmacSHA256(key, []byte(sts)))
-	if !hmac.Equal([]byte(want), []byte(signature)) {
+	buf := canonicalBufs.Get().(*[]byte)
+	*buf = appendCanonicalRequest((*buf)[:0], r, signedHeaders, payloadHash, presigned)
+	sum := sha256.Sum256(*buf)
+	canonicalBufs.Put(buf)
+	// The string to sign: algorithm, time, scope and the canonical request's digest.
+	var stsBuf [256]byte
+	sts := append(stsBuf[:0], "AWS4-HMAC-SHA256\n"...)
+	sts = append(sts, amzDate...)
+	sts = append(sts, '\n')
+	sts = append(sts, scope...)
+	sts = append(sts, '\n')
+	sts = hex.AppendEncode(sts, sum[:])
+	var mac [sha256.Size]byte
+	var want [2 * sha256.Size]byte
+	v.signingKey(secret, date, region, service).sign(sts, &mac)
+	hex.Encode(want[:], mac[:])
+	if !equalConstantTime(want[:], signature) {
 		return Principal{}, authError(CodeInvalidSignature, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.")
 	}
 	return p, nil
+}
+
+// equalConstantTime compares a computed signature with the one sent, in time that does not
+// depend on where they differ.
+func equalConstantTime(want []byte, got string) bool {
+	if len(want) != len(got) {
+		return false
+	}
+	var d byte
+	for i := range want {
+		d |= want[i] ^ got[i]
+	}
+	return d == 0
 }
 
 func (v *Verifier) serviceOK(s string) bool {
@@ -228,47 +287,51 @@ func hmacSHA256(key, data []byte) []byte {
 	return h.Sum(nil)
 }
 
-func canonicalRequest(r *http.Request, signed []string, payloadHash string, presigned bool) string {
-	var b strings.Builder
-	b.Grow(512)
-	b.WriteString(r.Method)
-	b.WriteByte('\n')
-	b.WriteString(canonicalPath(r.URL))
-	b.WriteByte('\n')
+// appendCanonicalRequest appends the canonical request to b, which callers reuse, so that
+// building it allocates nothing in the usual case.
+func appendCanonicalRequest(b []byte, r *http.Request, signedHeaders, payloadHash string, presigned bool) []byte {
+	b = append(b, r.Method...)
+	b = append(b, '\n')
+	b = append(b, canonicalPath(r.URL)...)
+	b = append(b, '\n')
 	if r.URL.RawQuery != "" {
-		b.WriteString(canonicalQuery(r.URL.Query(), presigned))
+		b = append(b, canonicalQuery(r.URL.Query(), presigned)...)
 	}
-	b.WriteByte('\n')
-	for _, h := range signed {
-		b.WriteString(h)
-		b.WriteByte(':')
-		var vals []string
+	b = append(b, '\n')
+	for rest := signedHeaders; rest != ""; {
+		var h string
+		h, rest, _ = strings.Cut(rest, ";")
+		b = append(b, h...)
+		b = append(b, ':')
 		if h == "host" {
-			vals = []string{r.Host}
-		} else {
-			vals = headerValues(r.Header, h)
-			if h == "content-length" && len(vals) == 0 && r.ContentLength >= 0 {
-				vals = []string{itoa(r.ContentLength)}
-			}
+			b = append(b, r.Host...)
+			b = append(b, '\n')
+			continue
+		}
+		vals := headerValues(r.Header, h)
+		if h == "content-length" && len(vals) == 0 && r.ContentLength >= 0 {
+			vals = []string{itoa(r.ContentLength)}
 		}
 		for i, v := range vals {
 			if i > 0 {
-				b.WriteByte(',')
+				b = append(b, ',')
 			}
 			if trimmed(v) {
-				b.WriteString(v)
+				b = append(b, v...)
 			} else {
-				b.WriteString(strings.Join(strings.Fields(v), " "))
+				b = append(b, strings.Join(strings.Fields(v), " ")...)
 			}
 		}
-		b.WriteByte('\n')
+		b = append(b, '\n')
 	}
-	b.WriteByte('\n')
-	b.WriteString(strings.Join(signed, ";"))
-	b.WriteByte('\n')
-	b.WriteString(payloadHash)
-	return b.String()
+	b = append(b, '\n')
+	b = append(b, signedHeaders...)
+	b = append(b, '\n')
+	return append(b, payloadHash...)
 }
+
+// canonicalBufs are the buffers canonical requests are built in.
+var canonicalBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 

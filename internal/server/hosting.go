@@ -28,10 +28,10 @@ type endpoints struct {
 	// runtimeAuth verifies InvokeEndpoint requests with cached access keys.
 	runtimeAuth func(http.Handler) http.Handler
 	router      *serving.Router
-	capture    *serving.Capturer
-	service    *hosting.Service
-	controller *hosting.Controller
-	log        *slog.Logger
+	capture     *serving.Capturer
+	service     *hosting.Service
+	controller  *hosting.Controller
+	log         *slog.Logger
 	// host starts model servers; batch transform runs its models there too.
 	host *serving.Host
 }
@@ -62,15 +62,7 @@ func newEndpoints(cfg config.Config, st *store.Store, bs blob.Store, arns awsapi
 	e := &endpoints{log: log, host: host}
 	verifier := &awsapi.Verifier{Keys: newKeyCache(keyLookup{st}, keyCacheTTL), Services: []string{"sagemaker"}, Log: log.With("component", "auth")}
 	// InvokeEndpoint does not use the caller's identity, so the request is not copied to carry it.
-	e.runtimeAuth = func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if _, err := verifier.Verify(r); err != nil {
-				awsapi.WriteError(w, err, verifier.Log)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
+	e.runtimeAuth = verifier.Authenticate
 	e.capture = serving.NewCapturer(serving.CapturerConfig{Store: bs, Log: log})
 	e.router = serving.NewRouter(serving.RouterConfig{Capture: e.capture, Log: log})
 	e.controller = hosting.NewController(hosting.ControllerConfig{Store: st, ARNs: arns, Router: e.router, Models: host, Log: log})

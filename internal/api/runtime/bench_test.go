@@ -74,7 +74,7 @@ func BenchmarkHandler(b *testing.B) {
 	h := &runtimeapi.Handler{Router: router, Log: slog.New(slog.DiscardHandler)}
 	verifier := &awsapi.Verifier{Keys: staticKeys{}, Services: []string{"sagemaker"}, Log: slog.New(slog.DiscardHandler)}
 	mux := http.NewServeMux()
-	h.Register(mux, verifier.Middleware)
+	h.Register(mux, verifier.Authenticate)
 
 	body := []byte("1,1,1")
 	req, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:7070/endpoints/ep/invocations", bytes.NewReader(body))
