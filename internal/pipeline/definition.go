@@ -34,12 +34,17 @@ const (
 	StepCondition     StepType = "Condition"
 	StepFail          StepType = "Fail"
 	StepCallback      StepType = "Callback"
+	// Sluice's delivery steps (step_deploy.go, step_endpointtest.go, step_approval.go). The
+	// "Sluice:" prefix keeps them apart from SageMaker's types, which never hold a colon.
+	StepDeploy       StepType = "Sluice:Deploy"
+	StepEndpointTest StepType = "Sluice:EndpointTest"
+	StepApproval     StepType = "Sluice:Approval"
 )
 
 // StepTypes lists the supported step types, in the order messages name them.
 var StepTypes = []StepType{
 	StepProcessing, StepTraining, StepTransform, StepModel, StepRegisterModel,
-	StepCondition, StepFail, StepCallback,
+	StepCondition, StepFail, StepCallback, StepDeploy, StepEndpointTest, StepApproval,
 }
 
 // unsupportedStepTypes are SageMaker step types that a definition may name but Sluice does not

@@ -104,6 +104,9 @@ func (v *validator) arguments(s *Step) {
 	switch s.Type {
 	case StepCondition:
 		return // parsed into Conditions, IfSteps, ElseSteps by the parser
+	case StepDeploy, StepEndpointTest, StepApproval:
+		v.deliveryArguments(s)
+		return
 	case StepFail, StepCallback:
 		if s.Arguments == nil {
 			return

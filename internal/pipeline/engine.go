@@ -131,6 +131,9 @@ type EngineConfig struct {
 	Models   ModelService
 	// Transforms runs the jobs of Transform steps.
 	Transforms TransformService
+	// Delivery deploys to and tests environments for Sluice:Deploy and Sluice:EndpointTest
+	// steps; *promotion.Service implements it.
+	Delivery Delivery
 	// Region and AccountID go into ARNs.
 	Region    string
 	AccountID string
@@ -381,6 +384,8 @@ var jobEventStatus = map[string]string{
 	jobs.EventProcessingJobStateChange: "ProcessingJobStatus",
 	jobs.EventTrainingJobStateChange:   "TrainingJobStatus",
 	jobs.EventTransformJobStateChange:  "TransformJobStatus",
+	// A Sluice:Deploy step waits on its endpoint; every status change may end the deployment.
+	hosting.EndpointStateChange: "EndpointStatus",
 }
 
 // followJobs reads the outbox after cursor and wakes the driver waiting on a job whenever the
@@ -413,7 +418,7 @@ func (e *Engine) followJobs(ctx context.Context, cursor int64) error {
 			if json.Unmarshal(ev.Detail, &detail) != nil {
 				continue
 			}
-			if st, _ := detail[member].(string); jobs.Terminal(st) || st == jobs.StatusStopping {
+			if st, _ := detail[member].(string); jobs.Terminal(st) || st == jobs.StatusStopping || ev.DetailType == hosting.EndpointStateChange {
 				d.jobChanged(ev.Resources[0])
 			}
 		}

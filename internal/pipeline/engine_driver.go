@@ -658,6 +658,11 @@ func (d *driver) armTimer() {
 		if r.Status == StepExecuting && !r.RetryAt.IsZero() && (next.IsZero() || r.RetryAt.Before(next)) {
 			next = r.RetryAt
 		}
+		if p, ok := kindFor(StepType(r.Type)).(poller); ok && r.Status != StepStarting && !stepDone(r.Status) && r.RetryAt.IsZero() {
+			if after := p.pollAfter(r, d.e.now()); after > 0 && (next.IsZero() || d.e.now().Add(after).Before(next)) {
+				next = d.e.now().Add(after)
+			}
+		}
 	}
 	if d.timer != nil {
 		d.timer.Stop()

@@ -579,7 +579,7 @@ func (e *Engine) answer(ctx context.Context, token string, apply func(*Step, *st
 			return fmt.Errorf("pipeline: execution %s: stored definition: %w", x.ARN, err)
 		}
 		step, ok := def.Step(r.Name)
-		if !ok || step.Type != StepCallback {
+		if !ok || (step.Type != StepCallback && step.Type != StepApproval) {
 			return errorf(ErrConflict, "Step %s is not a Callback step.", r.Name)
 		}
 		if err := apply(step, &r); err != nil {

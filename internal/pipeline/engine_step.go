@@ -32,6 +32,13 @@ type stepKind interface {
 	stop(ctx context.Context, a *attempt) error
 }
 
+// poller is implemented by step kinds that wait on something no event announces (an endpoint on
+// another server, a gate's deadline): the driver re-checks a waiting attempt after pollAfter
+// (0: only on events).
+type poller interface {
+	pollAfter(r *store.PipelineStep, now time.Time) time.Duration
+}
+
 // cacheDigester is implemented by step kinds whose cache key covers the content of their code
 // inputs, not only the arguments that name them.
 type cacheDigester interface {
@@ -57,6 +64,12 @@ func kindFor(t StepType) stepKind {
 		return modelKind{}
 	case StepTransform:
 		return transformKind{}
+	case StepDeploy:
+		return deployKind{}
+	case StepEndpointTest:
+		return endpointTestKind{}
+	case StepApproval:
+		return approvalKind{}
 	}
 	return unsupportedKind{t: t}
 }

@@ -40,6 +40,9 @@ func checkStepProperty(target *Step, path PropertyPath) error {
 		}
 		return fmt.Errorf("a Callback step has only the properties OutputParameters['<name>']")
 	}
+	if props, ok := deliveryProperties[target.Type]; ok {
+		return checkDeliveryProperty(target, path, props)
+	}
 	root, ok := propertyShapes[target.Type]
 	if !ok {
 		return fmt.Errorf("a %s step has no known properties", target.Type)
