@@ -19,6 +19,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
@@ -63,6 +64,7 @@ type config struct {
 	cols           int
 	workers        int
 	creates        int
+	rounds         int
 	hopRequests    int
 	skipPython     bool
 }
@@ -85,6 +87,7 @@ func main() {
 	flag.IntVar(&c.cols, "cols", 10, "features per row")
 	flag.IntVar(&c.workers, "gunicorn-workers", 2, "gunicorn worker processes (each with 4 threads)")
 	flag.IntVar(&c.creates, "creates", 10, "endpoints created from the registry to time creation")
+	flag.IntVar(&c.rounds, "rounds", 3, "alternating wrk rounds per server (the median is reported)")
 	flag.IntVar(&c.hopRequests, "hop-requests", 5000, "sequential requests per side of the hop measurement")
 	flag.BoolVar(&c.skipPython, "skip-python", false, "skip the Python server")
 	flag.Parse()
@@ -183,26 +186,42 @@ func run(c config) error {
 	sluiceReq := s.signedInvocation(peakEP, row)
 	steadyReq := s.signedInvocation(steadyEP, row)
 
-	step("wrk: a bare net/http server answering a constant (the machine's ceiling for Go HTTP)")
-	if res.helloPeak, err = runHello(c, dir, self, row); err != nil {
+	// Peak runs alternate between the servers, round after round, and the median of each is
+	// reported, so that a change in what else the machine runs does not favour one of them.
+	hello, err := startHello(self)
+	if err != nil {
 		return err
 	}
-	step("wrk: sluice native endpoint, %d connections, %s", c.conns, c.duration)
-	if res.sluicePeak, err = runWrk(c, dir, sluiceReq); err != nil {
-		return err
-	}
-	if py != nil {
-		step("wrk: Flask + gunicorn, %d connections, %s", c.conns, c.duration)
-		if res.pyPeak, err = runWrk(c, dir, py.invocation(row)); err != nil {
+	defer hello.stop()
+	var hellos, sluices, pys []peak
+	for round := 1; round <= c.rounds; round++ {
+		step("round %d/%d: wrk on the bare net/http server, the sluice endpoint and Flask + gunicorn (%d connections, %s each)", round, c.rounds, c.conns, c.duration)
+		p, err := measured(c, dir, hello.invocation(row), hello.cmd.Process.Pid)
+		if err != nil {
 			return err
 		}
+		hellos = append(hellos, p)
+		if p, err = measured(c, dir, sluiceReq, s.cmd.Process.Pid); err != nil {
+			return err
+		}
+		sluices = append(sluices, p)
+		if py != nil {
+			if p, err = measured(c, dir, py.invocation(row), py.cmd.Process.Pid); err != nil {
+				return err
+			}
+			pys = append(pys, p)
+		}
 	}
+	res.helloPeak, res.sluicePeak, res.pyPeak = median(hellos), median(sluices), median(pys)
+	res.rounds = [][]peak{sluices, pys, hellos}
 	res.sluiceHalfRate = res.sluicePeak.rps / 2
 	step("open loop at %.0f req/s (half of sluice's peak) for %s", res.sluiceHalfRate, c.duration)
 	res.sluiceHalf = openLoop(steadyReq, res.sluiceHalfRate, c.duration, 64)
 	if res.overhead, err = s.metrics(ctx, steadyEP); err != nil {
 		return err
 	}
+	step("open loop at the same %.0f req/s on the bare net/http server, as a control for the machine's own tail", res.sluiceHalfRate)
+	res.helloHalf = openLoop(hello.invocation(row), res.sluiceHalfRate, c.duration, 64)
 	if py != nil {
 		res.pyHalfRate = res.pyPeak.rps / 2
 		step("open loop at %.0f req/s (half of Python's peak) for %s", res.pyHalfRate, c.duration)
@@ -525,25 +544,81 @@ func helloServer(addr string) int {
 	return 0
 }
 
-func runHello(c config, dir, self string, row []byte) (peak, error) {
+// helloProc is the bare net/http server, as a process of its own like the others.
+type helloProc struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func startHello(self string) (*helloProc, error) {
 	port, err := freePort()
 	if err != nil {
-		return peak{}, err
+		return nil, err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(self, helloCommand, addr)
-	if err := cmd.Start(); err != nil {
-		return peak{}, err
+	h := &helloProc{addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	h.cmd = exec.Command(self, helloCommand, h.addr)
+	if err := h.cmd.Start(); err != nil {
+		return nil, err
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	for range 100 {
-		if c, err := net.Dial("tcp", addr); err == nil {
+		if c, err := net.Dial("tcp", h.addr); err == nil {
 			c.Close()
-			break
+			return h, nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return runWrk(c, dir, request{method: "POST", url: "http://" + addr + "/invocations", body: row, headers: http.Header{"Content-Type": {"text/csv"}}})
+	h.stop()
+	return nil, fmt.Errorf("the net/http reference server did not start")
+}
+
+func (h *helloProc) stop() {
+	h.cmd.Process.Kill()
+	h.cmd.Wait()
+}
+
+func (h *helloProc) invocation(body []byte) request {
+	return request{method: "POST", url: "http://" + h.addr + "/invocations", body: body, headers: http.Header{"Content-Type": {"text/csv"}}}
+}
+
+// median returns the run with the median rate.
+func median(ps []peak) peak {
+	if len(ps) == 0 {
+		return peak{}
+	}
+	s := slices.Clone(ps)
+	slices.SortFunc(s, func(a, b peak) int { return cmp.Compare(a.rps, b.rps) })
+	return s[len(s)/2]
+}
+
+// treeCPU returns the CPU time (user and system) used so far by a process and its descendants,
+// from /proc: how much of the machine a server spent, whatever else shared it.
+func treeCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	total := time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, t := range tasks {
+		kids, _ := os.ReadFile(t)
+		for _, k := range strings.Fields(string(kids)) {
+			if n, err := strconv.Atoi(k); err == nil {
+				total += treeCPU(n)
+			}
+		}
+	}
+	return total
+}
+
+// measured runs wrk against r and notes the CPU the server process tree spent meanwhile.
+func measured(c config, dir string, r request, pid int) (peak, error) {
+	before := treeCPU(pid)
+	p, err := runWrk(c, dir, r)
+	p.cpu = treeCPU(pid) - before
+	return p, err
 }
 
 // ---- load ---------------------------------------------------------------------------------------
@@ -556,6 +631,8 @@ type request struct {
 
 // peak is a wrk result.
 type peak struct {
+	// cpu is the CPU time the server spent during the run.
+	cpu              time.Duration
 	rps              float64
 	p50, p90, p99    time.Duration
 	errors, timeouts int
@@ -794,8 +871,10 @@ type results struct {
 	creates                    []time.Duration
 	sluicePeak, pyPeak         peak
 	helloPeak                  peak
+	rounds                     [][]peak // every wrk run: sluice, python, hello
 	sluiceHalfRate, pyHalfRate float64
 	sluiceHalf, pyHalf         latencies
+	helloHalf                  latencies
 	overhead, hopOverhead      variantMetrics
 	hopDirect, hopVia          latencies
 }
@@ -814,19 +893,42 @@ func (r results) print(w io.Writer, c config) {
 	bw := bufio.NewWriter(w)
 	defer bw.Flush()
 	fmt.Fprintf(bw, "\nModel: %d trees, depth %d, %d features, trained by XGBoost %s; single-row CSV requests.\n", c.trees, c.depth, c.cols, r.xgb)
-	fmt.Fprintf(bw, "wrk: %d threads, %d connections, %s per run.\n\n", c.threads, c.conns, c.duration)
-	fmt.Fprintln(bw, "| server | peak req/s (wrk) | p50 | p90 | p99 | errors |")
-	fmt.Fprintln(bw, "|---|---|---|---|---|---|")
-	fmt.Fprintf(bw, "| Sluice native endpoint (SigV4, router, XGBoost predictor) | %.0f | %s | %s | %s | %d |\n", r.sluicePeak.rps, ms(r.sluicePeak.p50), ms(r.sluicePeak.p90), ms(r.sluicePeak.p99), r.sluicePeak.errors)
-	fmt.Fprintf(bw, "| bare Go net/http answering a constant (ceiling, for reference) | %.0f | %s | %s | %s | %d |\n", r.helloPeak.rps, ms(r.helloPeak.p50), ms(r.helloPeak.p90), ms(r.helloPeak.p99), r.helloPeak.errors)
+	fmt.Fprintf(bw, "wrk: %d threads, %d connections, %s per run; %d alternating rounds, medians shown.\n\n", c.threads, c.conns, c.duration, c.rounds)
+	fmt.Fprintln(bw, "| server | peak req/s (wrk) | p50 | p90 | p99 | errors | server CPU per request | requests per server CPU-second |")
+	fmt.Fprintln(bw, "|---|---|---|---|---|---|---|---|")
+	if len(r.rounds) == 3 {
+		defer func() {
+			fmt.Fprint(bw, "\nEvery wrk round (req/s) — sluice:")
+			for _, p := range r.rounds[0] {
+				fmt.Fprintf(bw, " %.0f", p.rps)
+			}
+			fmt.Fprint(bw, "; Flask + gunicorn:")
+			for _, p := range r.rounds[1] {
+				fmt.Fprintf(bw, " %.0f", p.rps)
+			}
+			fmt.Fprint(bw, "; bare net/http:")
+			for _, p := range r.rounds[2] {
+				fmt.Fprintf(bw, " %.0f", p.rps)
+			}
+			fmt.Fprintln(bw)
+		}()
+	}
+	row := func(name string, p peak) {
+		per := p.cpu / time.Duration(max(p.requests, 1))
+		fmt.Fprintf(bw, "| %s | %.0f | %s | %s | %s | %d | %s | %.0f |\n", name, p.rps, ms(p.p50), ms(p.p90), ms(p.p99), p.errors, us(per), float64(p.requests)/p.cpu.Seconds())
+	}
+	row("Sluice native endpoint (SigV4, router, XGBoost predictor)", r.sluicePeak)
+	row("bare Go net/http answering a constant (ceiling, for reference)", r.helloPeak)
 	if r.pyPeak.rps > 0 {
-		fmt.Fprintf(bw, "| Flask + gunicorn (%d×4 threads) + xgboost | %.0f | %s | %s | %s | %d |\n", c.workers, r.pyPeak.rps, ms(r.pyPeak.p50), ms(r.pyPeak.p90), ms(r.pyPeak.p99), r.pyPeak.errors)
-		fmt.Fprintf(bw, "\nThroughput ratio: %.1f× (target ≥ 10×: %s)\n", r.sluicePeak.rps/r.pyPeak.rps, verdict(r.sluicePeak.rps >= 10*r.pyPeak.rps))
+		row(fmt.Sprintf("Flask + gunicorn (%d×4 threads) + xgboost", c.workers), r.pyPeak)
+		eff := (float64(r.sluicePeak.requests) / r.sluicePeak.cpu.Seconds()) / (float64(r.pyPeak.requests) / r.pyPeak.cpu.Seconds())
+		fmt.Fprintf(bw, "\nThroughput ratio: %.1f× (target ≥ 10×: %s); per server CPU-second: %.1f×\n", r.sluicePeak.rps/r.pyPeak.rps, verdict(r.sluicePeak.rps >= 10*r.pyPeak.rps), eff)
 	}
 	fmt.Fprintln(bw, "\nOpen loop at half of each server's peak (latency from the scheduled send):")
 	fmt.Fprintln(bw, "\n| server | offered req/s | achieved | p50 | p99 | p99.9 | max | failed |")
 	fmt.Fprintln(bw, "|---|---|---|---|---|---|---|---|")
 	fmt.Fprintf(bw, "| Sluice native | %.0f | %.0f | %s | %s | %s | %s | %d |\n", r.sluiceHalfRate, r.sluiceHalf.rate, ms(r.sluiceHalf.p50), ms(r.sluiceHalf.p99), ms(r.sluiceHalf.p999), ms(r.sluiceHalf.max), r.sluiceHalf.failed)
+	fmt.Fprintf(bw, "| bare Go net/http (control, same rate as Sluice) | %.0f | %.0f | %s | %s | %s | %s | %d |\n", r.sluiceHalfRate, r.helloHalf.rate, ms(r.helloHalf.p50), ms(r.helloHalf.p99), ms(r.helloHalf.p999), ms(r.helloHalf.max), r.helloHalf.failed)
 	if r.pyHalfRate > 0 {
 		fmt.Fprintf(bw, "| Flask + gunicorn | %.0f | %.0f | %s | %s | %s | %s | %d |\n", r.pyHalfRate, r.pyHalf.rate, ms(r.pyHalf.p50), ms(r.pyHalf.p99), ms(r.pyHalf.p999), ms(r.pyHalf.max), r.pyHalf.failed)
 	}
