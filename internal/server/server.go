@@ -25,6 +25,7 @@ import (
 	"github.com/sluice-ml/sluice/internal/events"
 	"github.com/sluice-ml/sluice/internal/jobs"
 	"github.com/sluice-ml/sluice/internal/pipeline"
+	"github.com/sluice-ml/sluice/internal/promotion"
 	"github.com/sluice-ml/sluice/internal/registry"
 	"github.com/sluice-ml/sluice/internal/store"
 	"github.com/sluice-ml/sluice/internal/transform"
@@ -136,6 +137,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	}
 	smAPI.Transforms = transforms
 	pipelineCfg.Transforms = transforms
+	// Deploy pipelines deploy to environments (this server's endpoints or another server's)
+	// through promotion, which in turn starts pipelines for its triggers.
+	promo, err := promotion.New(promotion.Config{Store: st, Hosting: eps.service, Registry: packages, Router: eps.router, Blob: s.blobs,
+		Alarms: s.alarms, Events: eventLog, Log: log.With("component", "promotion")})
+	if err != nil {
+		closeBlobStore(s.blobs)
+		ln.Close()
+		st.Close()
+		return nil, err
+	}
+	pipelineCfg.Delivery = promo
 	pipelines, err := pipeline.NewEngine(pipelineCfg)
 	if err != nil {
 		closeBlobStore(s.blobs)
@@ -144,6 +156,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	s.actors = append(s.actors, actor{name: "pipelines", run: pipelines.Run})
+	promo.SetPipelines(pipelines)
+	s.actors = append(s.actors, actor{name: "triggers", run: promo.Run})
 	smAPI.Pipelines = pipelines
 	smAPI.Register(smMux)
 
@@ -156,7 +170,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	mux.Handle("POST /{$}", mountCloudWatch(mux, s.alarms, verifier, metrics.observe, log.With("api", "cloudwatch"), verifier.Middleware(smMux)))
 
 	nativeMux := http.NewServeMux()
-	(&native.API{Events: eventLog, Jobs: s.jobs, Transforms: transforms, Blob: s.blobs, Log: log.With("api", "native")}).Register(nativeMux)
+	nativeAPI := &native.API{Events: eventLog, Jobs: s.jobs, Transforms: transforms, Blob: s.blobs, Promotion: promo, Log: log.With("api", "native")}
+	nativeAPI.Register(nativeMux)
+	// Webhooks authenticate with their trigger's token, not SigV4: CI systems call them.
+	mux.Handle("POST /api/v1/webhooks/{trigger}", nativeAPI.WebhookHandler())
 	eps.mount(mux, nativeMux, reg, cfg)
 	mux.Handle("/api/v1/", verifier.Middleware(nativeMux))
 

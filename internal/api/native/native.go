@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-ml/sluice/internal/blob"
 	"github.com/sluice-ml/sluice/internal/events"
 	"github.com/sluice-ml/sluice/internal/jobs"
+	"github.com/sluice-ml/sluice/internal/promotion"
 	"github.com/sluice-ml/sluice/internal/transform"
 )
 
@@ -24,6 +25,8 @@ type API struct {
 	Blob blob.Store
 	// Transforms serves the progress of transform jobs.
 	Transforms *transform.Service
+	// Promotion serves environments, approvals, releases and triggers.
+	Promotion *promotion.Service
 	Log  *slog.Logger
 }
 
@@ -34,6 +37,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerJobs(mux)
 	a.registerObjects(mux)
 	a.registerTransform(mux)
+	a.registerPromotion(mux)
 }
 
 // Error is a native API error: an HTTP status and a message; the body is
