@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-ml/sluice/internal/alarm"
 	"github.com/sluice-ml/sluice/internal/serving"
 	"github.com/sluice-ml/sluice/internal/store"
 )
@@ -59,8 +60,13 @@ type ControllerConfig struct {
 	Router *serving.Router
 	Models ModelStarter
 	Log    *slog.Logger
-	// Now is the clock; nil means time.Now.
+	// Now is the clock; nil means Clock.Now.
 	Now func() time.Time
+	// Clock times deployments' bakes and timeouts; nil means the system clock. Tests share a
+	// fake one with the alarm service.
+	Clock alarm.Clock
+	// Alarms is watched by deployments with an AutoRollbackConfiguration; *alarm.Service.
+	Alarms AlarmSource
 	// Interval is how often the controller looks at every endpoint even when nothing woke it
 	// (changes made by another server replica); default 5 s.
 	Interval time.Duration
@@ -98,15 +104,18 @@ func NewController(cfg ControllerConfig) *Controller {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = alarm.SystemClock{}
+	}
+	if cfg.Now == nil {
+		cfg.Now = cfg.Clock.Now
+	}
 	return &Controller{cfg: cfg, plan: planner{store: cfg.Store, arns: cfg.ARNs}, log: cfg.Log, wake: make(chan struct{}, 1),
 		deployments: map[string]*Deployment{}, busy: map[string]bool{}, retryAt: map[string]time.Time{}}
 }
 
 func (c *Controller) now() time.Time {
-	if c.cfg.Now != nil {
-		return c.cfg.Now().UTC().Truncate(time.Millisecond)
-	}
-	return time.Now().UTC().Truncate(time.Millisecond)
+	return c.cfg.Now().UTC().Truncate(time.Millisecond)
 }
 
 // Notify wakes the controller; the Service calls it after every change.
@@ -179,7 +188,7 @@ func (c *Controller) needsWork(row store.Endpoint) bool {
 	}
 	d := c.deployments[row.ARN]
 	switch row.Status {
-	case StatusCreating, StatusUpdating, StatusDeleting:
+	case StatusCreating, StatusUpdating, StatusDeleting, StatusRollingBack:
 		return true
 	case StatusInService:
 		return d == nil
@@ -236,8 +245,10 @@ func (c *Controller) reconcile(ctx context.Context, arn string) error {
 		if st.DesiredWeights != nil && row.DesiredConfigName == row.ConfigName && st.Pending == nil {
 			err = c.updateWeights(ctx, row, st)
 		} else {
-			err = c.updateConfig(ctx, row, st)
+			err = c.rollout(ctx, row, st)
 		}
+	case StatusRollingBack:
+		err = c.rollout(ctx, row, st)
 	case StatusDeleting:
 		err = c.delete(ctx, row)
 	case StatusInService:
@@ -334,34 +345,6 @@ func (c *Controller) revert(ctx context.Context, row store.Endpoint, reason stri
 		if s.Deployed != nil {
 			s.Variants = summaries(s.Deployed.Variants, true, c.now())
 		}
-	})
-	return err
-}
-
-// updateConfig moves an endpoint to its desired config, all at once: new fleets start while the
-// old ones serve, the routing table swaps in one step, then the old fleets drain and stop.
-func (c *Controller) updateConfig(ctx context.Context, row store.Endpoint, st endpointState) error {
-	plan, err := c.plan.plan(ctx, row.DesiredConfigName)
-	if err != nil {
-		return c.revert(ctx, row, planError(err))
-	}
-	if st.Retain {
-		retain(&plan, st.Deployed, st.Exclude)
-	}
-	old, _ := c.Deployment(row.ARN)
-	d, err := c.deploy(ctx, row.Name, plan)
-	if err != nil {
-		if ctx.Err() != nil {
-			return err
-		}
-		return c.revert(ctx, row, err.Error())
-	}
-	c.setDeployment(row.ARN, d)
-	if old != nil {
-		c.retire(old.Fleets)
-	}
-	_, err = c.commit(ctx, row.ARN, row.Generation, func(r *store.Endpoint, s *endpointState) {
-		c.inService(r, s, plan)
 	})
 	return err
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/sluice-ml/sluice/internal/store"
 )
 
+const allAtOnce = `{"BlueGreenUpdatePolicy":{"TrafficRoutingConfiguration":{"Type":"ALL_AT_ONCE","WaitIntervalInSeconds":0}}}`
+
 func TestEndpointLifecycle(t *testing.T) {
 	eachWorld(t, func(t *testing.T, w *world) {
 		ctx := context.Background()
@@ -39,12 +41,12 @@ func TestEndpointLifecycle(t *testing.T) {
 
 		// UpdateEndpoint: Updating with a pending deployment → InService on the new config;
 		// the old fleets stop.
-		u, err := w.svc.UpdateEndpoint(ctx, EndpointUpdate{EndpointName: "shop", EndpointConfigName: "c-green", DeploymentConfig: []byte(`{"BlueGreenUpdatePolicy":{}}`)})
+		u, err := w.svc.UpdateEndpoint(ctx, EndpointUpdate{EndpointName: "shop", EndpointConfigName: "c-green", DeploymentConfig: []byte(allAtOnce)})
 		if err != nil || u.EndpointStatus != StatusUpdating || u.PendingDeploymentSummary == nil || u.PendingDeploymentSummary.EndpointConfigName != "c-green" || u.EndpointConfigName != "c-blue" {
 			t.Fatalf("UpdateEndpoint: %+v, %v", u, err)
 		}
 		e = w.waitStatus(t, "shop", StatusInService)
-		if e.EndpointConfigName != "c-green" || e.PendingDeploymentSummary != nil || len(e.ProductionVariants) != 1 || string(e.LastDeploymentConfig) != `{"BlueGreenUpdatePolicy":{}}` {
+		if e.EndpointConfigName != "c-green" || e.PendingDeploymentSummary != nil || len(e.ProductionVariants) != 1 || string(e.LastDeploymentConfig) != allAtOnce {
 			t.Fatalf("after update: %+v", e)
 		}
 		if _, body, _ := w.invoke(t, "shop", ""); body != "img/green" {

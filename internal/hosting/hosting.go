@@ -11,9 +11,10 @@
 // the endpoint, so a restarted server brings every InService endpoint back even if its models
 // have since been deleted, as SageMaker's running endpoints outlive their models.
 //
-// Deployment is all at once for now; the pieces a blue/green strategy needs are explicit:
-// fleets are started and stopped independently of the routing table, and a routing table may
-// split one variant between an old and a new fleet.
+// An update to a new config is a blue/green deployment (deploy.go): the new fleet starts while
+// the old one serves, traffic moves to it all at once, by a canary or in linear steps as the
+// DeploymentConfig says, alarms are watched while each step bakes, and an alarm in ALARM puts
+// every request back on the old fleet. Each deployment keeps a record of what it did and saw.
 package hosting
 
 import (

@@ -39,6 +39,9 @@ type Service struct {
 	Now func() time.Time
 	// Notify is called after every change the controller must act on.
 	Notify func()
+	// Alarms, when set, lets UpdateEndpoint refuse rollback alarms that do not exist;
+	// *alarm.Service is the implementation.
+	Alarms interface{ Missing(names ...string) []string }
 }
 
 // now reads the clock at millisecond precision, the precision of SageMaker's timestamps.
@@ -438,6 +441,9 @@ func (s *Service) CreateEndpoint(ctx context.Context, name, configName string, d
 	if err != nil {
 		return Endpoint{}, wrap(err, "create endpoint")
 	}
+	if err := s.checkDeploymentConfig(deploymentConfig, plan); err != nil {
+		return Endpoint{}, err
+	}
 	now := s.now()
 	st := endpointState{Variants: summaries(plan.Variants, false, now), Shadows: summaries(plan.Shadows, false, now),
 		Capture: captureSummary(plan.Capture), DeploymentConfig: deploymentConfig, LastDeploymentConfig: deploymentConfig}
@@ -550,6 +556,13 @@ func (s *Service) UpdateEndpoint(ctx context.Context, u EndpointUpdate) (Endpoin
 	}
 	return s.changeEndpoint(ctx, u.EndpointName, "update endpoint", func(row *store.Endpoint, st *endpointState) error {
 		if err := requireInService(row, "update"); err != nil {
+			return err
+		}
+		dc := u.DeploymentConfig
+		if u.RetainDeploymentConfig {
+			dc = st.DeploymentConfig
+		}
+		if err := s.checkDeploymentConfig(dc, plan); err != nil {
 			return err
 		}
 		now := s.now()
