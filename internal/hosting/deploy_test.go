@@ -78,7 +78,7 @@ func (w *deployWorld) putAlarm(t *testing.T, name string) {
 	ctx := context.Background()
 	_, _, err := w.alarms.Put(ctx, alarm.Definition{AlarmName: name, Namespace: alarm.NamespaceSageMaker, MetricName: alarm.MetricInvocation5XXErrors,
 		Dimensions: []alarm.Dimension{{Name: alarm.DimEndpointName, Value: "shop"}, {Name: alarm.DimVariantName, Value: "main"}},
-		Statistic: "Sum", Period: 10, EvaluationPeriods: 1, Threshold: 0, ComparisonOperator: alarm.GreaterThanThreshold, ActionsEnabled: true})
+		Statistic:  "Sum", Period: 10, EvaluationPeriods: 1, Threshold: 0, ComparisonOperator: alarm.GreaterThanThreshold, ActionsEnabled: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestCanaryStepsWaitsAndBakes(t *testing.T) {
 
 		w.clock.Advance(60 * time.Second)
 		r = w.terminationWait(t)
-		if !r.PhaseEndsAt.Equal(epoch.Add(240*time.Second)) {
+		if !r.PhaseEndsAt.Equal(epoch.Add(240 * time.Second)) {
 			t.Fatalf("termination wait ends at %v", r.PhaseEndsAt)
 		}
 		w.quiet(t, 1, PhaseTerminationWait)
@@ -540,7 +540,11 @@ func TestResumeAfterRestart(t *testing.T) {
 		w.baking(t, 0)
 		w.clock.Advance(20 * time.Second)
 		w.stop()
-		waitFor(t, func() bool { g, _ := w.models.servers("img/green"); b, _ := w.models.servers("img/blue"); return g == 0 && b == 0 }, "the fleets to stop")
+		waitFor(t, func() bool {
+			g, _ := w.models.servers("img/green")
+			b, _ := w.models.servers("img/blue")
+			return g == 0 && b == 0
+		}, "the fleets to stop")
 		w.router = serving.NewRouter(serving.RouterConfig{})
 		w.start(t)
 		r := w.record(t, "the resumed bake", func(r DeploymentRecord) bool {

@@ -41,7 +41,9 @@ type Service struct {
 	Notify func()
 	// Alarms, when set, lets UpdateEndpoint refuse rollback alarms that do not exist;
 	// *alarm.Service is the implementation.
-	Alarms interface{ Missing(names ...string) []string }
+	Alarms interface {
+		Missing(names ...string) []string
+	}
 }
 
 // now reads the clock at millisecond precision, the precision of SageMaker's timestamps.
