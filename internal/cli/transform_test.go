@@ -88,4 +88,3 @@ func TestTransformCommands(t *testing.T) {
 		t.Errorf("exit %d: %s", code, errOut)
 	}
 }
-

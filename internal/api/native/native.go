@@ -27,7 +27,7 @@ type API struct {
 	Transforms *transform.Service
 	// Promotion serves environments, approvals, releases and triggers.
 	Promotion *promotion.Service
-	Log  *slog.Logger
+	Log       *slog.Logger
 }
 
 // Register adds the routes to mux.

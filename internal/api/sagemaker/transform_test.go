@@ -74,7 +74,9 @@ func TestTransformWithTheGoSDK(t *testing.T) {
 	if aws.ToString(created.TransformJobArn) != "arn:aws:sagemaker:us-east-1:000000000000:transform-job/tr-1" {
 		t.Errorf("arn %s", aws.ToString(created.TransformJobArn))
 	}
-	w := sm.NewTransformJobCompletedOrStoppedWaiter(c, func(o *sm.TransformJobCompletedOrStoppedWaiterOptions) { o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond })
+	w := sm.NewTransformJobCompletedOrStoppedWaiter(c, func(o *sm.TransformJobCompletedOrStoppedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond
+	})
 	d, err := w.WaitForOutput(ctx, &sm.DescribeTransformJobInput{TransformJobName: aws.String("tr-1")}, time.Minute)
 	if err != nil {
 		t.Fatal(err)
