@@ -52,10 +52,10 @@ type growNode struct {
 }
 
 // grower grows trees on one quantised training matrix; it owns reusable buffers.
-type grower[B binIndex, S slotIndex] struct {
+type grower[B binIndex] struct {
 	p       *Params
 	reg     regularizer
-	q       *quantized[B, S]
+	q       *quantized[B]
 	cuts    *cuts
 	threads int
 	// rows is the partition of the rows the current tree sees: every node owns a
@@ -68,8 +68,8 @@ type grower[B binIndex, S slotIndex] struct {
 	pool [][]histBin
 }
 
-func newGrower[B binIndex, S slotIndex](p *Params, q *quantized[B, S], c *cuts, threads int) *grower[B, S] {
-	return &grower[B, S]{
+func newGrower[B binIndex](p *Params, q *quantized[B], c *cuts, threads int) *grower[B] {
+	return &grower[B]{
 		p:       p,
 		reg:     regularizer{lambda: p.Lambda, alpha: p.Alpha, minChildWeight: p.MinChildWeight, maxDeltaStep: p.MaxDeltaStep},
 		q:       q,
@@ -81,7 +81,7 @@ func newGrower[B binIndex, S slotIndex](p *Params, q *quantized[B, S], c *cuts, 
 	}
 }
 
-func (g *grower[B, S]) getHist() []histBin {
+func (g *grower[B]) getHist() []histBin {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if n := len(g.pool); n > 0 {
@@ -93,7 +93,7 @@ func (g *grower[B, S]) getHist() []histBin {
 	return make([]histBin, g.q.numSlots())
 }
 
-func (g *grower[B, S]) putHist(h []histBin) {
+func (g *grower[B]) putHist(h []histBin) {
 	if h == nil {
 		return
 	}
@@ -111,7 +111,7 @@ type leafSegment struct {
 // grow builds one tree from the gradients of the first nrows entries of g.rows, which the
 // caller has filled with the sampled rows in ascending order. It returns the tree and its
 // leaves with their row segments.
-func (g *grower[B, S]) grow(gp []gradPair, nrows int, cs *colSampler) (*tree, []leafSegment) {
+func (g *grower[B]) grow(gp []gradPair, nrows int, cs *colSampler) (*tree, []leafSegment) {
 	eta := g.p.Eta
 	t := &tree{}
 	root := &growNode{nid: t.addNode(noParent), begin: 0, end: nrows}
@@ -193,7 +193,7 @@ func (g *grower[B, S]) grow(gp []gradPair, nrows int, cs *colSampler) (*tree, []
 }
 
 // splittable is XGBoost's ExpandEntry::IsValid for depthwise growth.
-func (g *grower[B, S]) splittable(n *growNode) bool {
+func (g *grower[B]) splittable(n *growNode) bool {
 	s := n.best
 	switch {
 	case s.lossChg <= kRtEps:
@@ -210,7 +210,7 @@ func (g *grower[B, S]) splittable(n *growNode) bool {
 
 // apply turns node n into a split with two leaf children, filling the statistics as
 // XGBoost's ApplyTreeSplit and RegTree::ExpandNode do.
-func (g *grower[B, S]) apply(t *tree, n *growNode) {
+func (g *grower[B]) apply(t *tree, n *growNode) {
 	s := n.best
 	eta := g.p.Eta
 	parentSum := histBin{s.left.g + s.right.g, s.left.h + s.right.h}
@@ -233,7 +233,7 @@ func (g *grower[B, S]) apply(t *tree, n *growNode) {
 }
 
 // evaluate finds the best split of every node, in parallel over nodes.
-func (g *grower[B, S]) evaluate(nodes []*growNode, cs *colSampler) {
+func (g *grower[B]) evaluate(nodes []*growNode, cs *colSampler) {
 	feats := make([][]int, len(nodes))
 	for i, n := range nodes {
 		feats[i] = cs.features(n.depth) // sequential: the sampler's RNG is not shared
@@ -249,7 +249,7 @@ func (g *grower[B, S]) evaluate(nodes []*growNode, cs *colSampler) {
 }
 
 // sumRows adds up the gradients of rows in float64.
-func (g *grower[B, S]) sumRows(gp []gradPair, rows []uint32) histBin {
+func (g *grower[B]) sumRows(gp []gradPair, rows []uint32) histBin {
 	const block = 1 << 16
 	nb := (len(rows) + block - 1) / block
 	parts := make([]histBin, nb)
@@ -272,7 +272,7 @@ func (g *grower[B, S]) sumRows(gp []gradPair, rows []uint32) histBin {
 // buildHists builds the histograms of nodes from their rows. Work is cut into row chunks
 // across all nodes; each worker accumulates into its own buffer per node, and the buffers
 // are summed at the end.
-func (g *grower[B, S]) buildHists(gp []gradPair, nodes []*growNode) {
+func (g *grower[B]) buildHists(gp []gradPair, nodes []*growNode) {
 	total := 0
 	for _, n := range nodes {
 		total += n.end - n.begin
@@ -321,15 +321,17 @@ func (g *grower[B, S]) buildHists(gp []gradPair, nodes []*growNode) {
 }
 
 // buildHist adds the gradients of rows into hist: the inner loop of the hist method.
-func buildHist[B binIndex, S slotIndex](q *quantized[B, S], gp []gradPair, rows []uint32, hist []histBin) {
+func buildHist[B binIndex](q *quantized[B], gp []gradPair, rows []uint32, hist []histBin) {
 	nf := q.cols
-	slots := q.slots
+	off := q.offsets[:nf]
+	bins := q.bins
 	for _, r := range rows {
 		p := gp[r]
 		gg, hh := float64(p.g), float64(p.h)
 		base := int(r) * nf
-		for _, s := range slots[base : base+nf] {
-			e := &hist[s]
+		rb := bins[base : base+nf]
+		for f, o := range off {
+			e := &hist[int(o)+int(rb[f])]
 			e.g += gg
 			e.h += hh
 		}
@@ -338,7 +340,7 @@ func buildHist[B binIndex, S slotIndex](q *quantized[B, S], gp []gradPair, rows 
 
 // partition splits every applied node's row segment into its left rows followed by its
 // right rows, both kept in ascending order, and records the boundary in mid.
-func (g *grower[B, S]) partition(nodes []*growNode) {
+func (g *grower[B]) partition(nodes []*growNode) {
 	total := 0
 	for _, n := range nodes {
 		total += n.end - n.begin
@@ -399,7 +401,7 @@ func (g *grower[B, S]) partition(nodes []*growNode) {
 
 // partitionRows moves the rows going left to the front of rows (in order) and the rows
 // going right after them (in order), returning the number going left.
-func partitionRows[B binIndex, S slotIndex](rows, tmp []uint32, q *quantized[B, S], f int, splitBin int32, defaultLeft bool) int {
+func partitionRows[B binIndex](rows, tmp []uint32, q *quantized[B], f int, splitBin int32, defaultLeft bool) int {
 	nl, nr := 0, 0
 	col := q.colBins[f*q.rows : (f+1)*q.rows]
 	checkMissing, missing := q.hasMissing[f], q.missing[f]
@@ -441,7 +443,7 @@ func partitionRows[B binIndex, S slotIndex](rows, tmp []uint32, q *quantized[B, 
 
 // leafOfBinned routes quantised row r through the tree by split bins (the training-time
 // view of the same splits).
-func leafOfBinned[B binIndex, S slotIndex](t *tree, q *quantized[B, S], r int) int32 {
+func leafOfBinned[B binIndex](t *tree, q *quantized[B], r int) int32 {
 	id := int32(0)
 	for t.left[id] != -1 {
 		f := int(t.feature[id])

@@ -8,10 +8,10 @@ import (
 
 // benchQuantized builds a random dense quantised matrix of n rows and 28 features with
 // 256 bins each; four features have only three values, mostly the first, like flags.
-func benchQuantized(n int) (*quantized[uint8, uint16], []gradPair, []uint32) {
+func benchQuantized(n int) (*quantized[uint8], []gradPair, []uint32) {
 	const nf = 28
 	rng := rand.New(rand.NewPCG(1, 2))
-	q := &quantized[uint8, uint16]{rows: n, cols: nf, slots: make([]uint16, n*nf), colBins: make([]uint8, n*nf),
+	q := &quantized[uint8]{rows: n, cols: nf, bins: make([]uint8, n*nf), colBins: make([]uint8, n*nf),
 		offsets: make([]int32, nf+1), missing: make([]uint8, nf), hasMissing: make([]bool, nf)}
 	for f := 0; f < nf; f++ {
 		q.offsets[f+1] = q.offsets[f] + 257
@@ -26,7 +26,7 @@ func benchQuantized(n int) (*quantized[uint8, uint16], []gradPair, []uint32) {
 				}
 			}
 			q.colBins[f*n+r] = b
-			q.slots[r*nf+f] = uint16(q.offsets[f]) + uint16(b)
+			q.bins[r*nf+f] = b
 		}
 	}
 	gp := make([]gradPair, n)

@@ -4,23 +4,20 @@ package train
 // feature's bins (and its missing code) fit in a byte, uint16 otherwise.
 type binIndex interface{ ~uint8 | ~uint16 }
 
-// slotIndex is the storage type of a cell's histogram slot: uint16 unless the histogram
-// has more than 65535 slots.
-type slotIndex interface{ ~uint16 | ~uint32 }
-
-// quantized is the training matrix as bins, stored twice for the two ways the grower
-// reads it. slots is row-major and holds each cell's histogram slot, so building a
-// histogram reads a row's features from one cache line and adds without looking up
-// offsets. colBins is column-major and holds the bin within the feature, so routing rows
-// through a split reads one small contiguous column, as XGBoost's ColumnMatrix does.
+// quantized is the training matrix as bins within each feature, stored twice for the two
+// ways the grower reads it. bins is row-major, so building a histogram reads a row's
+// features from one cache line; at a byte per cell it is as compact as XGBoost's own index,
+// which matters more on large data than saving the offset addition per cell. colBins is
+// column-major, so routing rows through a split reads one small contiguous column, as
+// XGBoost's ColumnMatrix does.
 //
 // Histogram slots are laid out per feature: offsets[f]+b for bin b, and
 // offsets[f]+numBins(f) for a missing value. In a feature with missing values the bin
 // code numBins(f) marks a missing cell (features without any never need the code, so 256
 // bins still fit a byte).
-type quantized[B binIndex, S slotIndex] struct {
+type quantized[B binIndex] struct {
 	rows, cols int
-	slots      []S
+	bins       []B
 	colBins    []B
 	offsets    []int32
 	// missing[f] is feature f's missing code; hasMissing[f] says whether it can occur.
@@ -29,14 +26,14 @@ type quantized[B binIndex, S slotIndex] struct {
 }
 
 // goesLeft says where a split on feature f after bin splitBin sends a cell with bin b.
-func (q *quantized[B, S]) goesLeft(f int, b B, splitBin int32, defaultLeft bool) bool {
+func (q *quantized[B]) goesLeft(f int, b B, splitBin int32, defaultLeft bool) bool {
 	if q.hasMissing[f] && b == q.missing[f] {
 		return defaultLeft
 	}
 	return int32(b) <= splitBin
 }
 
-func (q *quantized[B, S]) numSlots() int { return int(q.offsets[q.cols]) }
+func (q *quantized[B]) numSlots() int { return int(q.offsets[q.cols]) }
 
 // slotLayout returns per-feature histogram slot offsets (numBins+1 slots per feature).
 func slotLayout(c *cuts) []int32 {
@@ -62,15 +59,9 @@ func fitsUint8(c *cuts) bool {
 	return true
 }
 
-// fitsUint16Slots reports whether every histogram slot index fits in a uint16.
-func fitsUint16Slots(c *cuts) bool {
-	off := slotLayout(c)
-	return off[len(off)-1] <= 1<<16
-}
-
 // quantize bins every cell of m with the cuts, in parallel over row blocks.
-func quantize[B binIndex, S slotIndex](m *Matrix, c *cuts, threads int) *quantized[B, S] {
-	q := &quantized[B, S]{rows: m.Rows, cols: m.Cols, slots: make([]S, m.Rows*m.Cols), colBins: make([]B, m.Rows*m.Cols), offsets: slotLayout(c),
+func quantize[B binIndex](m *Matrix, c *cuts, threads int) *quantized[B] {
+	q := &quantized[B]{rows: m.Rows, cols: m.Cols, bins: make([]B, m.Rows*m.Cols), colBins: make([]B, m.Rows*m.Cols), offsets: slotLayout(c),
 		missing: make([]B, m.Cols), hasMissing: c.hasMissing}
 	for f := range q.missing {
 		q.missing[f] = B(c.numBins(f))
@@ -82,7 +73,6 @@ func quantize[B binIndex, S slotIndex](m *Matrix, c *cuts, threads int) *quantiz
 		for f := 0; f < m.Cols; f++ {
 			fc := c.featureCuts(f)
 			code := B(len(fc))
-			off := q.offsets[f]
 			col := m.Col(f)
 			nb := len(fc)
 			for i := lo; i < hi; i++ {
@@ -100,7 +90,7 @@ func quantize[B binIndex, S slotIndex](m *Matrix, c *cuts, threads int) *quantiz
 				} else {
 					b = B(searchBin(fc, x))
 				}
-				q.slots[i*m.Cols+f] = S(off + int32(b))
+				q.bins[i*m.Cols+f] = b
 				q.colBins[f*m.Rows+i] = b
 			}
 		}

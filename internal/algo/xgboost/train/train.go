@@ -82,16 +82,10 @@ func trainMargins(ctx context.Context, p Params, train, valid *Matrix, log io.Wr
 		threads = runtime.GOMAXPROCS(0)
 	}
 	c := buildCuts(train, p.MaxBin, threads)
-	switch narrowBins, narrowSlots := fitsUint8(c), fitsUint16Slots(c); {
-	case narrowBins && narrowSlots:
-		return boost(ctx, &p, obj, metrics, quantize[uint8, uint16](train, c, threads), c, train, valid, threads, log)
-	case narrowBins:
-		return boost(ctx, &p, obj, metrics, quantize[uint8, uint32](train, c, threads), c, train, valid, threads, log)
-	case narrowSlots:
-		return boost(ctx, &p, obj, metrics, quantize[uint16, uint16](train, c, threads), c, train, valid, threads, log)
-	default:
-		return boost(ctx, &p, obj, metrics, quantize[uint16, uint32](train, c, threads), c, train, valid, threads, log)
+	if fitsUint8(c) {
+		return boost(ctx, &p, obj, metrics, quantize[uint8](train, c, threads), c, train, valid, threads, log)
 	}
+	return boost(ctx, &p, obj, metrics, quantize[uint16](train, c, threads), c, train, valid, threads, log)
 }
 
 // evalSet is a data set whose margins are kept current as trees are added.
@@ -102,7 +96,7 @@ type evalSet struct {
 	preds   []float32
 }
 
-func boost[B binIndex, S slotIndex](ctx context.Context, p *Params, obj objective, metrics []metric, q *quantized[B, S], c *cuts, train, valid *Matrix, threads int, log io.Writer) (*xgboost.Model, []float32, error) {
+func boost[B binIndex](ctx context.Context, p *Params, obj objective, metrics []metric, q *quantized[B], c *cuts, train, valid *Matrix, threads int, log io.Writer) (*xgboost.Model, []float32, error) {
 	n := train.Rows
 	k := 1
 	if obj.multiclass {
@@ -231,7 +225,7 @@ func formatMetric(v float64) string {
 }
 
 // addLeaves adds each leaf's value to the margins of the training rows that reached it.
-func addLeaves[B binIndex, S slotIndex](g *grower[B, S], leaves []leafSegment, margins []float32, k, grp, threads int) {
+func addLeaves[B binIndex](g *grower[B], leaves []leafSegment, margins []float32, k, grp, threads int) {
 	type task struct {
 		value  float32
 		lo, hi int

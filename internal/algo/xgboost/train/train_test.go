@@ -459,8 +459,8 @@ func TestTwoByteBins(t *testing.T) {
 	}
 }
 
-// TestWideDataSlots covers histograms with more than 65535 slots (uint32 slot indices).
-func TestWideDataSlots(t *testing.T) {
+// TestWideData covers a histogram of more than 65535 slots (300 features of 256 bins).
+func TestWideData(t *testing.T) {
 	const rows, cols = 1200, 300
 	rng := rand.New(rand.NewPCG(9, 9))
 	x := &Matrix{Rows: rows, Cols: cols, Data: make([]float32, rows*cols), Labels: make([]float32, rows)}
@@ -474,8 +474,8 @@ func TestWideDataSlots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fitsUint16Slots(buildCuts(x, p.MaxBin, 2)) {
-		t.Fatal("slots fit uint16; the test does not reach the uint32 path")
+	if n := slotLayout(buildCuts(x, p.MaxBin, 2))[cols]; n <= 1<<16 {
+		t.Fatalf("%d histogram slots; want more than 65536", n)
 	}
 	m, margins, err := trainMargins(context.Background(), p, x, nil, nil)
 	if err != nil {
