@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sluice-ml/sluice/internal/alarm"
 	"github.com/sluice-ml/sluice/internal/api/native"
 	runtimeapi "github.com/sluice-ml/sluice/internal/api/runtime"
 	"github.com/sluice-ml/sluice/internal/awsapi"
@@ -37,8 +38,9 @@ type endpoints struct {
 }
 
 // newEndpoints builds hosting: model servers run mapped images with the same catalog rules as
-// jobs, in folders under the data directory's serving/.
-func newEndpoints(cfg config.Config, st *store.Store, bs blob.Store, arns awsapi.ARNs, packages hosting.PackageSource, log *slog.Logger) (*endpoints, error) {
+// jobs, in folders under the data directory's serving/. Every invocation is recorded into the
+// alarm service's recorder, which deployments' rollback alarms watch.
+func newEndpoints(cfg config.Config, st *store.Store, bs blob.Store, arns awsapi.ARNs, packages hosting.PackageSource, alarms *alarm.Service, log *slog.Logger) (*endpoints, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("server: finding the sluice executable: %w", err)
@@ -64,9 +66,12 @@ func newEndpoints(cfg config.Config, st *store.Store, bs blob.Store, arns awsapi
 	// InvokeEndpoint does not use the caller's identity, so the request is not copied to carry it.
 	e.runtimeAuth = verifier.Authenticate
 	e.capture = serving.NewCapturer(serving.CapturerConfig{Store: bs, Log: log})
-	e.router = serving.NewRouter(serving.RouterConfig{Capture: e.capture, Log: log})
-	e.controller = hosting.NewController(hosting.ControllerConfig{Store: st, ARNs: arns, Router: e.router, Models: host, Log: log})
-	e.service = &hosting.Service{Store: st, ARNs: arns, Packages: packages, Images: host, Notify: e.controller.Notify}
+	rec := alarms.Recorder()
+	e.router = serving.NewRouter(serving.RouterConfig{Capture: e.capture, Log: log,
+		Series: func(endpoint, variant string) serving.InvocationSeries { return rec.Endpoint(endpoint, variant) }})
+	e.controller = hosting.NewController(hosting.ControllerConfig{Store: st, ARNs: arns, Router: e.router, Models: host, Log: log,
+		Alarms: alarms})
+	e.service = &hosting.Service{Store: st, ARNs: arns, Packages: packages, Images: host, Notify: e.controller.Notify, Alarms: alarms}
 	return e, nil
 }
 
@@ -81,6 +86,7 @@ func (e *endpoints) mount(mux, nativeMux *http.ServeMux, reg prometheus.Register
 	rt := &runtimeapi.Handler{Router: e.router, Endpoints: e.service, Region: cfg.Region, AccountID: cfg.AccountID, Log: e.log.With("api", "runtime")}
 	rt.Register(mux, e.runtimeAuth)
 	(&native.EndpointsAPI{Router: e.router, Endpoints: e.service, Log: e.log.With("api", "native")}).Register(nativeMux)
+	(&native.DeploymentsAPI{Endpoints: e.service, Log: e.log.With("api", "native")}).Register(nativeMux)
 	reg.MustRegister(e.router)
 }
 

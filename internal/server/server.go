@@ -101,7 +101,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	s.actors = append(s.actors, actor{name: "alarms", run: s.alarms.Run})
 	arns := awsapi.ARNs{Region: cfg.Region, AccountID: cfg.AccountID}
 	packages := &registry.Service{Store: st, ARNs: arns}
-	eps, err := newEndpoints(cfg, st, s.blobs, arns, packages, log.With("component", "endpoints"))
+	eps, err := newEndpoints(cfg, st, s.blobs, arns, packages, s.alarms, log.With("component", "endpoints"))
 	if err != nil {
 		closeBlobStore(s.blobs)
 		ln.Close()
