@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -115,8 +116,15 @@ func compileMetrics(defs []MetricDefinition) (*metricScanner, error) {
 func (m *metricScanner) observe(line string, at time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	// SageMaker applies MetricDefinitions to the log as CloudWatch stores it, where a tab reads
+	// "#011"; regexes written for it (as SageMaker's XGBoost samples are) expect that form, while
+	// regexes written by hand may expect a real tab. Try both.
+	syslog := strings.ReplaceAll(line, "\t", "#011")
 	for _, d := range m.defs {
 		sub := d.re.FindStringSubmatch(line)
+		if sub == nil && syslog != line {
+			sub = d.re.FindStringSubmatch(syslog)
+		}
 		if sub == nil {
 			continue
 		}

@@ -21,6 +21,8 @@ func TestMetricsFromLogLines(t *testing.T) {
 	}{
 		{"xgboost style, last value wins", []string{"[0]#011train-rmse:2.5\tvalidation-rmse:2.7\n", "[1]#011train-rmse:2.1\tvalidation-rmse:2.4\n"},
 			map[string]float64{"train:rmse": 2.1, "validation:rmse": 2.4}},
+		{"real tabs, as the built-in trainer prints, match SageMaker's #011 regexes", []string{"[7]\ttrain-rmse:1.5\tvalidation-rmse:1.9\n"},
+			map[string]float64{"train:rmse": 1.5, "validation:rmse": 1.9}},
 		{"lines split across writes", []string{"[3]#011train-r", "mse:1.75\n"}, map[string]float64{"train:rmse": 1.75}},
 		{"without a capture group the whole match must be a number", []string{"accuracy=0.5\n"}, map[string]float64{}},
 		{"unparsable values are skipped", []string{"loss: nan-ish\nloss: 0.3\nloss: oops\n"}, map[string]float64{"loss": 0.3}},
