@@ -176,7 +176,7 @@ func TestDeploymentsUnderLoad(t *testing.T) {
 	alarm := func(name, metric string, stat func(*cloudwatch.PutMetricAlarmInput), period int32, threshold float64) {
 		in := &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String(name), Namespace: aws.String("AWS/SageMaker"), MetricName: aws.String(metric),
 			Dimensions: []cwtypes.Dimension{{Name: aws.String("EndpointName"), Value: aws.String("shop")}, {Name: aws.String("VariantName"), Value: aws.String("AllTraffic")}},
-			Period: aws.Int32(period), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(threshold),
+			Period:     aws.Int32(period), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(threshold),
 			ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold, TreatMissingData: aws.String("notBreaching")}
 		stat(in)
 		if _, err := cw.PutMetricAlarm(ctx, in); err != nil {
