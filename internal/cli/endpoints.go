@@ -27,9 +27,10 @@ func newEndpointsCmds(g *globals) []*cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "endpoints",
 		Aliases: []string{"endpoint"},
-		Short:   "Real-time endpoints: create, list, describe, invoke and delete",
+		Short:   "Real-time endpoints: create, list, describe, invoke, update safely, watch and delete",
 	}
-	cmd.AddCommand(newEndpointsCreateCmd(g), newEndpointsListCmd(g), newEndpointsDescribeCmd(g), newEndpointsDeleteCmd(g), newEndpointsInvokeCmd(g))
+	cmd.AddCommand(newEndpointsCreateCmd(g), newEndpointsListCmd(g), newEndpointsDescribeCmd(g), newEndpointsDeleteCmd(g), newEndpointsInvokeCmd(g),
+		newEndpointsUpdateCmd(g), newEndpointsHistoryCmd(g), newEndpointsWatchCmd(g))
 	return []*cobra.Command{cmd, newDeployCmd(g)}
 }
 

@@ -286,7 +286,7 @@ func (r *rollout) run(ctx context.Context, st endpointState, resumed bool) error
 		now := r.c.now()
 		r.rec.Phase, r.rec.PhaseEndsAt = PhaseTerminationWait, now.Add(r.strat.TerminationWait)
 		msg := fmt.Sprintf("All traffic is on the new fleet; the old fleet stops after %gs unless an alarm fires.", r.strat.TerminationWait.Seconds())
-		r.event(EventBaked, msg)
+		r.event(EventTerminationWait, msg)
 		if err := r.save(ctx, func(row *store.Endpoint, st *endpointState) { r.variantStatus(st, "Baking", msg) }); err != nil {
 			return err
 		}

@@ -243,7 +243,7 @@ func TestCanaryStepsWaitsAndBakes(t *testing.T) {
 		waitFor(t, func() bool { r, c := w.models.servers("img/blue"); return r == 0 && c == 1 }, "the old fleet to stop")
 		wantSplit(t, w.split(t, 200), 1, "after the deployment")
 
-		want := []string{EventStarted, EventNewFleetHealthy, EventTrafficShifted, EventBaked, EventTrafficShifted, EventBaked, EventBaked, EventOldFleetStopped, EventDeploymentEnded}
+		want := []string{EventStarted, EventNewFleetHealthy, EventTrafficShifted, EventBaked, EventTrafficShifted, EventBaked, EventTerminationWait, EventOldFleetStopped, EventDeploymentEnded}
 		if got := eventTypes(r); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("events %v, want %v", got, want)
 		}

@@ -40,6 +40,7 @@ const (
 	EventNewFleetFailed   = "NewFleetFailed"
 	EventTrafficShifted   = "TrafficShifted"
 	EventBaked            = "Baked"
+	EventTerminationWait  = "TerminationWait"
 	EventAlarmState       = "AlarmStateChange"
 	EventRollbackStarted  = "RollbackStarted"
 	EventNewFleetStopped  = "NewFleetStopped"
