@@ -536,7 +536,7 @@ func TestDeleteDuringDeployment(t *testing.T) {
 // starts again, the step's split is restored and its bake ends when it would have.
 func TestResumeAfterRestart(t *testing.T) {
 	eachDeployWorld(t, func(t *testing.T, w *deployWorld) {
-		w.update(t, "c-green", strings.Replace(canary, `"AutoRollbackConfiguration":{"Alarms":[{"AlarmName":"shop-5xx"}]}`, `"AutoRollbackConfiguration":{"Alarms":[]}`, 1))
+		w.update(t, "c-green", canary[:strings.Index(canary, `,"AutoRollbackConfiguration"`)]+"}")
 		w.baking(t, 0)
 		w.clock.Advance(20 * time.Second)
 		w.stop()

@@ -126,6 +126,9 @@ func ParseDeploymentConfig(raw json.RawMessage) (DeploymentConfig, error) {
 	}
 	if a := c.AutoRollbackConfiguration; a != nil {
 		const p = "deploymentConfig.autoRollbackConfiguration.alarms"
+		if len(a.Alarms) == 0 {
+			v.add(p, "[]", "Member must have length greater than or equal to 1")
+		}
 		if len(a.Alarms) > maxRollbackAlarms {
 			v.add(p, fmt.Sprintf("[%d alarms]", len(a.Alarms)), fmt.Sprintf("Member must have length less than or equal to %d", maxRollbackAlarms))
 		}

@@ -57,6 +57,7 @@ func TestDeploymentConfigValidation(t *testing.T) {
 		{"alarms", `{"AutoRollbackConfiguration":{"Alarms":[{"AlarmName":"a"},{"AlarmName":"b"},{"AlarmName":"a"}]}}`, 1, "[100]", ""},
 		{"blank alarm", `{"AutoRollbackConfiguration":{"Alarms":[{"AlarmName":"  "}]}}`, 1, "", "alarms.1.member.alarmName"},
 		{"empty alarm", `{"AutoRollbackConfiguration":{"Alarms":[{"AlarmName":""}]}}`, 1, "", "Value null at 'deploymentConfig.autoRollbackConfiguration.alarms.1.member.alarmName'"},
+		{"no alarms", `{"AutoRollbackConfiguration":{"Alarms":[]}}`, 1, "", "length greater than or equal to 1"},
 		{"eleven alarms", `{"AutoRollbackConfiguration":{"Alarms":[` + strings.Repeat(`{"AlarmName":"a"},`, 10) + `{"AlarmName":"a"}]}}`, 1, "", "less than or equal to 10"},
 	}
 	for _, tc := range cases {
