@@ -263,8 +263,10 @@ func (c testCase) verify(r InvocationResult) []string {
 	return slices.Clip(why)
 }
 
-func (endpointTestKind) check(context.Context, *attempt) outcome { return outcome{status: StepExecuting} }
-func (endpointTestKind) stop(context.Context, *attempt) error    { return nil }
+func (endpointTestKind) check(context.Context, *attempt) outcome {
+	return outcome{status: StepExecuting}
+}
+func (endpointTestKind) stop(context.Context, *attempt) error { return nil }
 
 // argFloat reads a number given as a JSON number, a Go number or a numeric string (pipeline
 // parameters reach arguments as strings).
