@@ -241,7 +241,7 @@ func (b *bench) rollbacks(ctx context.Context, rounds, workers int) error {
 	alarms := b.srv.Alarms()
 	if _, _, err := alarms.Put(ctx, alarm.Definition{AlarmName: "guarded-5xx", Namespace: alarm.NamespaceSageMaker, MetricName: alarm.MetricInvocation5XXErrors,
 		Dimensions: []alarm.Dimension{{Name: alarm.DimEndpointName, Value: "guarded"}, {Name: alarm.DimVariantName, Value: "AllTraffic"}},
-		Statistic: "Sum", Period: 1, EvaluationPeriods: 1, Threshold: 0, ComparisonOperator: alarm.GreaterThanThreshold,
+		Statistic:  "Sum", Period: 1, EvaluationPeriods: 1, Threshold: 0, ComparisonOperator: alarm.GreaterThanThreshold,
 		TreatMissingData: alarm.MissingDataNotBreaching, ActionsEnabled: true}); err != nil {
 		return err
 	}
