@@ -1,5 +1,3 @@
-// Package deploy holds the example deploy pipeline and its environment files; the test checks
-// they stay valid.
 package deploy
 
 import (
