@@ -504,9 +504,17 @@ func splitTable(blue, green *Deployment, f float64, oldM, newM *fleetMeter) serv
 	if f > 0 && green != nil {
 		src = green
 	}
+	// Production weights were scaled to shares summing to 1; a shadow keeps its sampling rate
+	// (its weight relative to the production weights) by the same scale.
+	prod := 0.0
 	for _, fl := range src.Fleets {
-		if fl.Shadow {
-			t.Shadows = append(t.Shadows, serving.Route{Variant: fl.Variant.Name, Weight: fl.Variant.Weight, Server: fl.Server})
+		if !fl.Shadow && fl.Variant.Instances > 0 {
+			prod += fl.Variant.Weight
+		}
+	}
+	for _, fl := range src.Fleets {
+		if fl.Shadow && prod > 0 {
+			t.Shadows = append(t.Shadows, serving.Route{Variant: fl.Variant.Name, Weight: fl.Variant.Weight / prod, Server: fl.Server})
 		}
 	}
 	t.Capture = servingCapture(src.Plan.Capture)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -566,4 +567,77 @@ func TestResumeAfterRestart(t *testing.T) {
 			t.Fatalf("after the resumed deployment: %+v", e)
 		}
 	})
+}
+
+// A rolling update grows the new fleet batch by batch, each batch taking its share of traffic.
+func TestRollingUpdate(t *testing.T) {
+	eachDeployWorld(t, func(t *testing.T, w *deployWorld) {
+		w.update(t, "c-green", `{"RollingUpdatePolicy":{"MaximumBatchSize":{"Type":"INSTANCE_COUNT","Value":1},"WaitIntervalInSeconds":30}}`)
+		for i, want := range []float64{0.25, 0.5, 0.75, 1} {
+			r := w.baking(t, i)
+			if r.Strategy != StrategyRolling || r.NewTrafficPercent != 100*want {
+				t.Fatalf("batch %d: %+v", i+1, r)
+			}
+			w.models.mu.Lock()
+			var green *fakeServer
+			for _, s := range w.models.started {
+				if s.image == "img/green" {
+					green = s
+				}
+			}
+			w.models.mu.Unlock()
+			if got := green.replicas.Load(); got != int32(i+1) {
+				t.Fatalf("batch %d: the new fleet has %d instances, want %d", i+1, got, i+1)
+			}
+			wantSplit(t, w.split(t, 4000), want, fmt.Sprintf("batch %d", i+1))
+			w.clock.Advance(30 * time.Second)
+		}
+		r := w.ended(t, DeploymentSucceeded)
+		resized := 0
+		for _, e := range r.Events {
+			if e.Type == EventNewFleetResized {
+				resized++
+			}
+		}
+		if resized != 3 {
+			t.Fatalf("%d resize events, want 3: %v", resized, eventTypes(r))
+		}
+		e := w.waitStatus(t, "shop", StatusInService)
+		if *e.ProductionVariants[0].CurrentInstanceCount != 4 || e.EndpointConfigName != "c-green" {
+			t.Fatalf("after the rolling update: %+v", e.ProductionVariants[0])
+		}
+	})
+}
+
+// Shadows keep their sampling rate while production weights are split between two fleets, and
+// follow the new config once it takes traffic.
+func TestSplitTableShadows(t *testing.T) {
+	fleet := func(prodWeight, shadowWeight float64) *Deployment {
+		p := PlanVariant{Name: "main", Weight: prodWeight, Instances: 1}
+		s := PlanVariant{Name: "shadow", Weight: shadowWeight, Instances: 1}
+		return &Deployment{Plan: Plan{Variants: []PlanVariant{p}, Shadows: []PlanVariant{s}},
+			Fleets: []*Fleet{{Variant: p, Server: &fakeServer{}}, {Variant: s, Shadow: true, Server: &fakeServer{}}}}
+	}
+	blue, green := fleet(2, 1), fleet(1, 1)
+	var om, nm fleetMeter
+	for _, tc := range []struct {
+		f             float64
+		routes        int
+		shadowWeight  float64
+		shadowFleetOf *Deployment
+	}{
+		{0, 1, 0.5, blue},
+		{0.25, 2, 1, green},
+		{1, 1, 1, green},
+	} {
+		tb := splitTable(blue, green, tc.f, &om, &nm)
+		total := 0.0
+		for _, r := range tb.Routes {
+			total += r.Weight
+		}
+		if len(tb.Routes) != tc.routes || math.Abs(total-1) > 1e-9 || len(tb.Shadows) != 1 || tb.Shadows[0].Weight != tc.shadowWeight ||
+			tb.Shadows[0].Server != tc.shadowFleetOf.Fleets[1].Server {
+			t.Fatalf("split at %g: %+v", tc.f, tb)
+		}
+	}
 }

@@ -31,8 +31,10 @@ type Route struct {
 // so a request sees either the old table or the new one.
 type RoutingTable struct {
 	Routes []Route
-	// Shadows receive a copy of every production request; their answers are discarded and
-	// only their metrics are kept.
+	// Shadows receive a sampled copy of production requests: a shadow's Weight relative to
+	// the production routes' total weight is the share of requests copied to it (1 of 1 is
+	// every request). Their answers are discarded and only their metrics are kept, under
+	// their own variant names.
 	Shadows []Route
 	// Capture, when non-nil, samples traffic for data capture.
 	Capture *CaptureConfig
@@ -54,6 +56,8 @@ type route struct {
 	metrics *variantMetrics
 	// series records the invocation for alarms (RouterConfig.Series); nil when unset.
 	series InvocationSeries
+	// sample is a shadow route's share of production requests copied to it.
+	sample float64
 }
 
 // table is a compiled RoutingTable.
@@ -204,6 +208,12 @@ func (r *Router) compile(endpoint string, e *endpointEntry, t RoutingTable) (*ta
 	}
 	if ct.shadows, _, err = build(t.Shadows, "shadow route"); err != nil {
 		return nil, err
+	}
+	if len(ct.shadows) > 64 {
+		return nil, fmt.Errorf("serving: publish %s: %d shadow routes; at most 64", endpoint, len(ct.shadows))
+	}
+	for i := range ct.shadows {
+		ct.shadows[i].sample = min(ct.shadows[i].weight/ct.total, 1)
 	}
 	if len(ct.shadows) > 0 {
 		ct.shadowSem = make(chan struct{}, maxShadowInFlight)
@@ -449,9 +459,18 @@ func (t *table) pickVariant(target string, rnd func() uint64) *route {
 	return first
 }
 
-// shadow sends a copy of req to every shadow route in the background. When too many shadow
-// requests are already in flight the copy is dropped.
+// shadow sends a copy of req, in the background, to the shadow routes that sample it. When too
+// many shadow requests are already in flight the copy is dropped.
 func (r *Router) shadow(t *table, req *Request) {
+	var picked uint64
+	for i := range t.shadows {
+		if s := t.shadows[i].sample; s >= 1 || (s > 0 && unit(r.rand()) < s) {
+			picked |= 1 << i
+		}
+	}
+	if picked == 0 {
+		return
+	}
 	select {
 	case t.shadowSem <- struct{}{}:
 	default:
@@ -467,6 +486,9 @@ func (r *Router) shadow(t *table, req *Request) {
 		defer cancel()
 		var resp Response
 		for i := range t.shadows {
+			if picked&(1<<i) == 0 {
+				continue
+			}
 			rt := &t.shadows[i]
 			resp.Reset()
 			start := time.Now()
