@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,12 +17,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-ml/sluice/examples/abalone"
+	"github.com/sluice-ml/sluice/internal/algo/xgboost/train"
+	"github.com/sluice-ml/sluice/internal/blob"
 	"github.com/sluice-ml/sluice/internal/config"
 	"github.com/sluice-ml/sluice/internal/server"
 )
@@ -85,6 +90,10 @@ type demo struct {
 	executionArn string
 	packageArn   string
 	endpoint     string
+	// sample is a few rows of the test split, as production traffic.
+	sample []string
+
+	badPackageArn string
 }
 
 type stageResult struct {
@@ -109,6 +118,8 @@ func (d *demo) run(ctx context.Context) error {
 		{"approve the registered model version", d.approve},
 		{"deploy the approved version to an endpoint", d.deploy},
 		{"invoke the endpoint", d.invoke},
+		{"register a second version with a schema bug, and approve it", d.registerBad},
+		{"canary-deploy it behind an alarm, under live traffic", d.canaryRollback},
 	}
 	var failed error
 	for i, st := range stages {
@@ -150,7 +161,9 @@ func (d *demo) summary(total time.Duration, failed error) {
 		fmt.Fprintf(d.g.stdout, "\nThe demo FAILED after %s: %v\nServer log: %s\n", total.Round(time.Millisecond), failed, filepath.Join(d.dir, "server.log"))
 		return
 	}
-	fmt.Fprintf(d.g.stdout, "\nEverything ran for real in %s: pipeline %s, model %s, endpoint %s.\n", total.Round(time.Millisecond), d.executionArn, d.packageArn, d.endpoint)
+	fmt.Fprintf(d.g.stdout, "\nEverything ran for real in %s.\n", total.Round(time.Millisecond))
+	fmt.Fprintf(d.g.stdout, "  pipeline execution  %s\n  live model version  %s\n  endpoint            %s (rolled back from %s)\n",
+		d.executionArn, d.packageArn, d.endpoint, d.badPackageArn)
 }
 
 func (d *demo) startServer(ctx context.Context) (string, error) {
@@ -340,7 +353,7 @@ func (d *demo) deploy(ctx context.Context) (string, error) {
 		ProductionVariants: []types.ProductionVariant{{
 			VariantName:          aws.String("AllTraffic"),
 			ModelName:            aws.String(model),
-			InitialInstanceCount: aws.Int32(1),
+			InitialInstanceCount: aws.Int32(2),
 			InstanceType:         types.ProductionVariantInstanceTypeMlM5Large,
 		}},
 	}); err != nil {
@@ -423,6 +436,7 @@ func (d *demo) invoke(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	d.sample = rows
 	out, err := d.rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{
 		EndpointName: aws.String(d.endpoint),
 		ContentType:  aws.String("text/csv"),
@@ -445,4 +459,209 @@ func (d *demo) invoke(ctx context.Context) (string, error) {
 		pairs = append(pairs, fmt.Sprintf("%.1f (true %s)", v, labels[i]))
 	}
 	return fmt.Sprintf("variant %s predicted rings %s", aws.ToString(out.InvokedProductionVariant), strings.Join(pairs, ", ")), nil
+}
+
+// registerBad trains a model that expects one more feature than production sends — the schema
+// drift a real pipeline change can introduce — and registers and approves it as version 2.
+func (d *demo) registerBad(ctx context.Context) (string, error) {
+	nfeat := len(strings.Split(d.sample[0], ",")) + 1
+	rng := rand.New(rand.NewPCG(7, 7))
+	rows := make([][]float32, 2000)
+	labels := make([]float32, len(rows))
+	for i := range rows {
+		rows[i] = make([]float32, nfeat)
+		var y float32
+		for j := range rows[i] {
+			rows[i][j] = rng.Float32()
+			y += rows[i][j]
+		}
+		labels[i] = 5 + 2*y
+	}
+	m, err := train.NewMatrix(rows, labels)
+	if err != nil {
+		return "", err
+	}
+	params, err := train.ParseParams(map[string]string{"num_round": "20", "max_depth": "4", "objective": "reg:squarederror"})
+	if err != nil {
+		return "", err
+	}
+	model, err := train.Train(ctx, params, m, nil, io.Discard)
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp(d.dir, "bad-model-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	f, err := os.Create(filepath.Join(dir, train.ModelFileName))
+	if err != nil {
+		return "", err
+	}
+	if err := model.WriteJSON(f); err != nil {
+		f.Close()
+		return "", err
+	}
+	f.Close()
+	var tarball bytes.Buffer
+	if err := blob.PackDir(dir, &tarball); err != nil {
+		return "", err
+	}
+	const key = "abalone-v2/model.tar.gz"
+	resp, err := d.conn.send(ctx, "PUT", "/api/v1/objects/sluice-demo/"+key, tarball.Bytes())
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	out, err := d.sm.CreateModelPackage(ctx, &sagemaker.CreateModelPackageInput{
+		ModelPackageGroupName:   aws.String(abalone.ModelPackageGroup),
+		ModelPackageDescription: aws.String("retrained after a feature change (expects one column more)"),
+		InferenceSpecification: &types.InferenceSpecification{
+			Containers:                 []types.ModelPackageContainerDefinition{{Image: aws.String("sluice/xgboost"), ModelDataUrl: aws.String("s3://sluice-demo/" + key)}},
+			SupportedContentTypes:      []string{"text/csv"},
+			SupportedResponseMIMETypes: []string{"text/csv"},
+		},
+		ModelApprovalStatus: types.ModelApprovalStatusPendingManualApproval,
+	})
+	if err != nil {
+		return "", err
+	}
+	d.badPackageArn = aws.ToString(out.ModelPackageArn)
+	if _, err := d.sm.UpdateModelPackage(ctx, &sagemaker.UpdateModelPackageInput{
+		ModelPackageArn:     out.ModelPackageArn,
+		ModelApprovalStatus: types.ModelApprovalStatusApproved,
+		ApprovalDescription: aws.String("approved: offline metrics looked fine"),
+	}); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s approved; it expects %d features, production sends %d", lastTwo(d.badPackageArn), nfeat, nfeat-1), nil
+}
+
+func lastTwo(arn string) string {
+	parts := strings.Split(arn, "/")
+	if len(parts) < 2 {
+		return arn
+	}
+	return strings.Join(parts[len(parts)-2:], "/")
+}
+
+// canaryRollback updates the endpoint to the bad version with a CANARY blue/green policy guarded
+// by an alarm on model errors, keeps production traffic flowing, and checks that the alarm rolls
+// the endpoint back by itself with every request after the rollback answered by the old version.
+func (d *demo) canaryRollback(ctx context.Context) (string, error) {
+	const alarmName = "abalone-demo-model-errors"
+	cw := cloudwatch.NewFromConfig(d.conn.aws, func(o *cloudwatch.Options) { o.BaseEndpoint = aws.String(d.conn.endpoint) })
+	if _, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{
+		AlarmName:  aws.String(alarmName),
+		Namespace:  aws.String("AWS/SageMaker"),
+		MetricName: aws.String("Invocation4XXErrors"),
+		Dimensions: []cwtypes.Dimension{
+			{Name: aws.String("EndpointName"), Value: aws.String(d.endpoint)},
+			{Name: aws.String("VariantName"), Value: aws.String("AllTraffic")},
+		},
+		Statistic:          cwtypes.StatisticSum,
+		Period:             aws.Int32(10),
+		EvaluationPeriods:  aws.Int32(1),
+		Threshold:          aws.Float64(3),
+		ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold,
+		TreatMissingData:   aws.String("notBreaching"),
+	}); err != nil {
+		return "", err
+	}
+	if _, err := d.sm.CreateModel(ctx, &sagemaker.CreateModelInput{
+		ModelName:        aws.String("abalone-demo-model-v2"),
+		PrimaryContainer: &types.ContainerDefinition{ModelPackageName: aws.String(d.badPackageArn)},
+		ExecutionRoleArn: aws.String("arn:aws:iam::000000000000:role/sluice-demo"),
+	}); err != nil {
+		return "", err
+	}
+	if _, err := d.sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{
+		EndpointConfigName: aws.String("abalone-demo-config-v2"),
+		ProductionVariants: []types.ProductionVariant{{
+			VariantName:          aws.String("AllTraffic"),
+			ModelName:            aws.String("abalone-demo-model-v2"),
+			InitialInstanceCount: aws.Int32(2),
+			InstanceType:         types.ProductionVariantInstanceTypeMlM5Large,
+		}},
+	}); err != nil {
+		return "", err
+	}
+	if _, err := d.sm.UpdateEndpoint(ctx, &sagemaker.UpdateEndpointInput{
+		EndpointName:       aws.String(d.endpoint),
+		EndpointConfigName: aws.String("abalone-demo-config-v2"),
+		DeploymentConfig: &types.DeploymentConfig{
+			BlueGreenUpdatePolicy: &types.BlueGreenUpdatePolicy{
+				TrafficRoutingConfiguration: &types.TrafficRoutingConfig{
+					Type:                  types.TrafficRoutingConfigTypeCanary,
+					CanarySize:            &types.CapacitySize{Type: types.CapacitySizeTypeCapacityPercent, Value: aws.Int32(50)},
+					WaitIntervalInSeconds: aws.Int32(600),
+				},
+				TerminationWaitInSeconds:         aws.Int32(0),
+				MaximumExecutionTimeoutInSeconds: aws.Int32(3600),
+			},
+			AutoRollbackConfiguration: &types.AutoRollbackConfig{Alarms: []types.Alarm{{AlarmName: aws.String(alarmName)}}},
+		},
+	}); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(d.g.stdout, "      · UpdateEndpoint: CANARY 50%% for 600 s, rollback on alarm %s\n", alarmName)
+	body := []byte(strings.Join(d.sample, "\n"))
+	invoke := func() error {
+		_, err := d.rt.InvokeEndpoint(ctx, &sagemakerruntime.InvokeEndpointInput{
+			EndpointName: aws.String(d.endpoint), ContentType: aws.String("text/csv"), Body: body,
+		})
+		return err
+	}
+	var ok, modelErrors int
+	var desc *sagemaker.DescribeEndpointOutput
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if err := invoke(); err == nil {
+			ok++
+		} else if apiErrorCode(err) == "ModelError" {
+			modelErrors++
+		} else {
+			return "", fmt.Errorf("request failed other than with the new version's model error: %w", err)
+		}
+		var err error
+		desc, err = d.sm.DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: aws.String(d.endpoint)})
+		if err != nil {
+			return "", err
+		}
+		if desc.EndpointStatus != types.EndpointStatusUpdating && desc.EndpointStatus != types.EndpointStatusRollingBack {
+			break
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("endpoint still %s after 60 s of traffic", desc.EndpointStatus)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if desc.EndpointStatus != types.EndpointStatusInService || aws.ToString(desc.EndpointConfigName) != "abalone-demo-config" {
+		return "", fmt.Errorf("expected InService on abalone-demo-config after the rollback, got %s on %s", desc.EndpointStatus, aws.ToString(desc.EndpointConfigName))
+	}
+	fmt.Fprintf(d.g.stdout, "      · during the canary: %d requests answered by v1, %d model errors from v2\n", ok, modelErrors)
+	fmt.Fprintf(d.g.stdout, "      · %s\n", aws.ToString(desc.FailureReason))
+	for i := 0; i < 20; i++ {
+		if err := invoke(); err != nil {
+			return "", fmt.Errorf("request %d after the rollback failed: %w", i+1, err)
+		}
+	}
+	var page struct {
+		Deployments []struct {
+			Status   string
+			Rollback *struct {
+				Trigger        string
+				ReactionMillis float64
+			}
+		}
+	}
+	if err := d.conn.do(ctx, "GET", "/api/v1/endpoints/"+d.endpoint+"/deployments?limit=1", nil, &page); err != nil {
+		return "", err
+	}
+	if len(page.Deployments) == 0 || page.Deployments[0].Rollback == nil {
+		return "", errors.New("the deployment record has no rollback evidence")
+	}
+	r := page.Deployments[0]
+	return fmt.Sprintf("deployment %s by %s: all traffic back on v1 %.0f ms after the alarm fired; 20 of 20 requests after it answered by v1",
+		r.Status, r.Rollback.Trigger, r.Rollback.ReactionMillis), nil
 }

@@ -25,6 +25,8 @@ func TestDemo(t *testing.T) {
 		"PendingManualApproval → Approved",
 		"InService",
 		"predicted rings",
+		"deployment RolledBack by abalone-demo-model-errors",
+		"20 of 20 requests after it answered by v1",
 		"Everything ran for real",
 	} {
 		if !strings.Contains(out.String(), want) {
