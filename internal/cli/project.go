@@ -10,7 +10,9 @@ import (
 	"github.com/sluice-ml/sluice/internal/project"
 )
 
-func init() { addCommands(func(g *globals) []*cobra.Command { return []*cobra.Command{newProjectCmd(g)} }) }
+func init() {
+	addCommands(func(g *globals) []*cobra.Command { return []*cobra.Command{newProjectCmd(g)} })
+}
 
 func newProjectCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "project", Short: "Start a new project from a template"}
