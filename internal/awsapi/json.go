@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -119,6 +120,10 @@ func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
 	if err != nil {
 		m.fail(w, r, op, NewError(CodeSerialization, http.StatusRequestEntityTooLarge, "Request body exceeds %d bytes.", maxRequestBody), start)
+		return
+	}
+	if err := CheckPayloadHash(r, sha256.Sum256(body)); err != nil {
+		m.fail(w, r, op, err, start)
 		return
 	}
 	resp, err := h(r.Context(), body)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
@@ -239,7 +240,8 @@ func opLabel(op string) string {
 // readBody reads the request body, inflating a gzip Content-Encoding (the SDKs compress large
 // PutMetricData requests).
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	rd := io.Reader(http.MaxBytesReader(w, r.Body, maxRequestBody))
+	hash := sha256.New()
+	rd := io.TeeReader(http.MaxBytesReader(w, r.Body, maxRequestBody), hash)
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
 		zr, err := gzip.NewReader(rd)
 		if err != nil {
@@ -254,6 +256,12 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	}
 	if len(body) > maxRequestBody {
 		return nil, NewError("RequestEntityTooLarge", http.StatusRequestEntityTooLarge, "The request body exceeds %d bytes once decompressed.", maxRequestBody)
+	}
+	io.Copy(io.Discard, rd) // the digest covers the whole body as sent
+	var sum [sha256.Size]byte
+	hash.Sum(sum[:0])
+	if err := CheckPayloadHash(r, sum); err != nil {
+		return nil, err
 	}
 	return body, nil
 }

@@ -438,3 +438,22 @@ func uriEncode(s string) string {
 	}
 	return b.String()
 }
+
+// CheckPayloadHash compares a body with the digest the client signed in X-Amz-Content-Sha256.
+// The signature covers the header, not the body, so without this check a body could be swapped
+// after signing. Headers that are not a digest (absent, UNSIGNED-PAYLOAD, streaming) are left to
+// Verify, which hashes the body itself when the header is absent.
+func CheckPayloadHash(r *http.Request, sum [sha256.Size]byte) error {
+	declared := r.Header.Get("X-Amz-Content-Sha256")
+	if len(declared) != 2*sha256.Size {
+		return nil
+	}
+	want, err := hex.DecodeString(declared)
+	if err != nil {
+		return Validation("X-Amz-Content-Sha256 %q is not a hex SHA-256 digest.", declared)
+	}
+	if !hmac.Equal(want, sum[:]) {
+		return NewError(CodeInvalidSignature, http.StatusForbidden, "The payload does not match its X-Amz-Content-Sha256 digest; it was changed after signing.")
+	}
+	return nil
+}

@@ -172,3 +172,40 @@ func TestUnknownOperation(t *testing.T) {
 		t.Fatalf("got %q (%v)", got, err)
 	}
 }
+
+// A body swapped after signing is refused even when the signature itself checks out, because the
+// signed X-Amz-Content-Sha256 no longer matches it.
+func TestSwappedBodyIsRefused(t *testing.T) {
+	srv := servertest.Start(t)
+	signed := []byte(`{"ModelPackageGroupName":"harmless"}`)
+	sent := []byte(`{"ModelPackageGroupName":"swapped"}`)
+	for _, tc := range []struct {
+		name string
+		body []byte
+		want int
+	}{{"as signed", signed, 200}, {"swapped", sent, 403}} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, srv.URL()+"/", bytes.NewReader(tc.body))
+			req.Header.Set("X-Amz-Target", "SageMaker.CreateModelPackageGroup")
+			req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+			sum := sha256.Sum256(signed)
+			req.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
+			creds := aws.Credentials{AccessKeyID: srv.AccessKey, SecretAccessKey: srv.Secret}
+			if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "sagemaker", "us-east-1", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.want, b)
+			}
+		})
+	}
+	if _, err := srv.SageMaker().DescribeModelPackageGroup(context.Background(), &sagemaker.DescribeModelPackageGroupInput{ModelPackageGroupName: aws.String("swapped")}); err == nil {
+		t.Fatal("the swapped request created its group")
+	}
+}
