@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-ml/sluice/examples/abalone"
+	"github.com/sluice-ml/sluice/examples/deploy"
 	"github.com/sluice-ml/sluice/internal/algo/xgboost/train"
 	"github.com/sluice-ml/sluice/internal/blob"
 	"github.com/sluice-ml/sluice/internal/config"
@@ -90,6 +92,13 @@ type demo struct {
 	executionArn string
 	packageArn   string
 	endpoint     string
+	// deployExecutions counts the deploy pipeline's executions seen so far.
+	deployExecutions int
+	deployArn        string
+	deploySeen       map[string]types.StepStatus
+	gate             string
+	builds           int
+
 	// sample is a few rows of the test split, as production traffic.
 	sample []string
 
@@ -115,11 +124,17 @@ func (d *demo) run(ctx context.Context) error {
 		{"start a server (SQLite, local artifacts, local processes)", d.startServer},
 		{"register the build pipeline", d.upsertPipeline},
 		{"run the build pipeline", d.runPipeline},
-		{"approve the registered model version", d.approve},
-		{"deploy the approved version to an endpoint", d.deploy},
-		{"invoke the endpoint", d.invoke},
-		{"register a second version with a schema bug, and approve it", d.registerBad},
-		{"canary-deploy it behind an alarm, under live traffic", d.canaryRollback},
+		{"set up delivery: staging and prod, alarms, deploy pipeline, approval trigger", d.setUpDelivery},
+		{"approve the registered version; the trigger starts the deploy pipeline", d.approve},
+		{"deploy to staging, test it, wait at the gate", d.toGate},
+		{"approve the gate; first release to production", d.promote},
+		{"invoke production", d.invoke},
+		{"retrain: run the build pipeline again", d.runPipeline},
+		{"approve the new version; staging, tests, gate", d.approveAndGate},
+		{"approve the gate; canary update of production, alarm watching", d.promoteCanary},
+		{"register and approve a version with a schema bug", d.registerBad},
+		{"the deploy pipeline's staging tests stop it", d.stagingStopsBad},
+		{"push it to production anyway, canary behind an alarm, under live traffic", d.canaryRollback},
 	}
 	var failed error
 	for i, st := range stages {
@@ -205,7 +220,11 @@ func (d *demo) startServer(ctx context.Context) (string, error) {
 	return "listening on " + srv.URL(), nil
 }
 
-const demoPipeline = "abalone-build"
+const (
+	demoPipeline   = "abalone-build"
+	deployPipeline = "abalone-deploy"
+	alarmName      = "abalone-prod-model-errors"
+)
 
 func (d *demo) upsertPipeline(ctx context.Context) (string, error) {
 	_, err := d.sm.CreatePipeline(ctx, &sagemaker.CreatePipelineInput{
@@ -226,11 +245,12 @@ func (d *demo) runPipeline(ctx context.Context) (string, error) {
 		PipelineParameters: []types.Parameter{
 			{Name: aws.String("Rows"), Value: aws.String("4177")},
 		},
-		ClientRequestToken: aws.String("sluice-demo-start-execution-0001"),
+		ClientRequestToken: aws.String(fmt.Sprintf("sluice-demo-start-execution-%04d", d.builds+1)),
 	})
 	if err != nil {
 		return "", err
 	}
+	d.builds++
 	d.executionArn = aws.ToString(out.PipelineExecutionArn)
 	seen := map[string]types.StepStatus{}
 	for {
@@ -336,41 +356,6 @@ func (d *demo) approve(ctx context.Context) (string, error) {
 		return "", errors.New("the latest-approved query does not return the version just approved")
 	}
 	return fmt.Sprintf("%s/%d PendingManualApproval → Approved", abalone.ModelPackageGroup, aws.ToInt32(p.ModelPackageVersion)), nil
-}
-
-func (d *demo) deploy(ctx context.Context) (string, error) {
-	d.endpoint = "abalone-demo"
-	model := "abalone-demo-model"
-	if _, err := d.sm.CreateModel(ctx, &sagemaker.CreateModelInput{
-		ModelName:        aws.String(model),
-		PrimaryContainer: &types.ContainerDefinition{ModelPackageName: aws.String(d.packageArn)},
-		ExecutionRoleArn: aws.String("arn:aws:iam::000000000000:role/sluice-demo"),
-	}); err != nil {
-		return "", err
-	}
-	if _, err := d.sm.CreateEndpointConfig(ctx, &sagemaker.CreateEndpointConfigInput{
-		EndpointConfigName: aws.String("abalone-demo-config"),
-		ProductionVariants: []types.ProductionVariant{{
-			VariantName:          aws.String("AllTraffic"),
-			ModelName:            aws.String(model),
-			InitialInstanceCount: aws.Int32(2),
-			InstanceType:         types.ProductionVariantInstanceTypeMlM5Large,
-		}},
-	}); err != nil {
-		return "", err
-	}
-	t0 := time.Now()
-	if _, err := d.sm.CreateEndpoint(ctx, &sagemaker.CreateEndpointInput{
-		EndpointName:       aws.String(d.endpoint),
-		EndpointConfigName: aws.String("abalone-demo-config"),
-	}); err != nil {
-		return "", err
-	}
-	quiet := &globals{stdout: io.Discard, stderr: io.Discard}
-	if _, err := quiet.waitEndpoint(ctx, d.sm, d.endpoint, time.Minute, false); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("endpoint %s InService %s after CreateEndpoint", d.endpoint, time.Since(t0).Round(time.Millisecond)), nil
 }
 
 // testRows reads a few rows of the test split the pipeline wrote, without their label.
@@ -549,25 +534,11 @@ func lastTwo(arn string) string {
 // by an alarm on model errors, keeps production traffic flowing, and checks that the alarm rolls
 // the endpoint back by itself with every request after the rollback answered by the old version.
 func (d *demo) canaryRollback(ctx context.Context) (string, error) {
-	const alarmName = "abalone-demo-model-errors"
-	cw := cloudwatch.NewFromConfig(d.conn.aws, func(o *cloudwatch.Options) { o.BaseEndpoint = aws.String(d.conn.endpoint) })
-	if _, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{
-		AlarmName:  aws.String(alarmName),
-		Namespace:  aws.String("AWS/SageMaker"),
-		MetricName: aws.String("Invocation4XXErrors"),
-		Dimensions: []cwtypes.Dimension{
-			{Name: aws.String("EndpointName"), Value: aws.String(d.endpoint)},
-			{Name: aws.String("VariantName"), Value: aws.String("AllTraffic")},
-		},
-		Statistic:          cwtypes.StatisticSum,
-		Period:             aws.Int32(10),
-		EvaluationPeriods:  aws.Int32(1),
-		Threshold:          aws.Float64(3),
-		ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold,
-		TreatMissingData:   aws.String("notBreaching"),
-	}); err != nil {
+	before, err := d.sm.DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: aws.String(d.endpoint)})
+	if err != nil {
 		return "", err
 	}
+	liveConfig := aws.ToString(before.EndpointConfigName)
 	if _, err := d.sm.CreateModel(ctx, &sagemaker.CreateModelInput{
 		ModelName:        aws.String("abalone-demo-model-v2"),
 		PrimaryContainer: &types.ContainerDefinition{ModelPackageName: aws.String(d.badPackageArn)},
@@ -636,10 +607,10 @@ func (d *demo) canaryRollback(ctx context.Context) (string, error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if desc.EndpointStatus != types.EndpointStatusInService || aws.ToString(desc.EndpointConfigName) != "abalone-demo-config" {
-		return "", fmt.Errorf("expected InService on abalone-demo-config after the rollback, got %s on %s", desc.EndpointStatus, aws.ToString(desc.EndpointConfigName))
+	if desc.EndpointStatus != types.EndpointStatusInService || aws.ToString(desc.EndpointConfigName) != liveConfig {
+		return "", fmt.Errorf("expected InService on %s after the rollback, got %s on %s", liveConfig, desc.EndpointStatus, aws.ToString(desc.EndpointConfigName))
 	}
-	fmt.Fprintf(d.g.stdout, "      · during the canary: %d requests answered by v1, %d model errors from v2\n", ok, modelErrors)
+	fmt.Fprintf(d.g.stdout, "      · during the canary: %d requests answered by the live version, %d model errors from the bad one\n", ok, modelErrors)
 	fmt.Fprintf(d.g.stdout, "      · %s\n", aws.ToString(desc.FailureReason))
 	for i := 0; i < 20; i++ {
 		if err := invoke(); err != nil {
@@ -662,6 +633,256 @@ func (d *demo) canaryRollback(ctx context.Context) (string, error) {
 		return "", errors.New("the deployment record has no rollback evidence")
 	}
 	r := page.Deployments[0]
-	return fmt.Sprintf("deployment %s by %s: all traffic back on v1 %.0f ms after the alarm fired; 20 of 20 requests after it answered by v1",
+	return fmt.Sprintf("deployment %s by %s: all traffic back on the live version %.0f ms after the alarm fired; 20 of 20 requests after it answered by it",
 		r.Status, r.Rollback.Trigger, r.Rollback.ReactionMillis), nil
+}
+
+// setUpDelivery creates what the SageMaker samples' deploy project holds: two environments with
+// their own configuration (prod: a CANARY blue/green update guarded by an alarm), the deploy
+// pipeline (staging → tests → gate → prod), and a trigger that starts it on every approval.
+func (d *demo) setUpDelivery(ctx context.Context) (string, error) {
+	d.endpoint = "abalone-prod"
+	cw := cloudwatch.NewFromConfig(d.conn.aws, func(o *cloudwatch.Options) { o.BaseEndpoint = aws.String(d.conn.endpoint) })
+	if _, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{
+		AlarmName:  aws.String(alarmName),
+		Namespace:  aws.String("AWS/SageMaker"),
+		MetricName: aws.String("Invocation4XXErrors"),
+		Dimensions: []cwtypes.Dimension{
+			{Name: aws.String("EndpointName"), Value: aws.String(d.endpoint)},
+			{Name: aws.String("VariantName"), Value: aws.String("AllTraffic")},
+		},
+		Statistic:          cwtypes.StatisticSum,
+		Period:             aws.Int32(10),
+		EvaluationPeriods:  aws.Int32(1),
+		Threshold:          aws.Float64(3),
+		ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold,
+		TreatMissingData:   aws.String("notBreaching"),
+	}); err != nil {
+		return "", err
+	}
+	var prod map[string]any
+	if err := json.Unmarshal([]byte(deploy.ProdConfig), &prod); err != nil {
+		return "", err
+	}
+	// The example bakes the canary for a minute; the tour bakes it for three seconds.
+	prod["DeploymentConfig"].(map[string]any)["BlueGreenUpdatePolicy"].(map[string]any)["TrafficRoutingConfiguration"].(map[string]any)["WaitIntervalInSeconds"] = 3
+	prod["Alarms"] = []string{alarmName}
+	prodJSON, _ := json.Marshal(prod)
+	for name, body := range map[string][]byte{"staging": []byte(deploy.StagingConfig), "prod": prodJSON} {
+		if err := d.conn.do(ctx, "PUT", "/api/v1/environments/"+name, body, nil); err != nil {
+			return "", fmt.Errorf("environment %s: %w", name, err)
+		}
+	}
+	if _, err := d.sm.CreatePipeline(ctx, &sagemaker.CreatePipelineInput{
+		PipelineName:       aws.String(deployPipeline),
+		PipelineDefinition: aws.String(deploy.Definition),
+		RoleArn:            aws.String("arn:aws:iam::000000000000:role/sluice-demo"),
+		ClientRequestToken: aws.String("sluice-demo-create-deploy-pipeline"),
+	}); err != nil {
+		return "", err
+	}
+	trigger, _ := json.Marshal(map[string]any{
+		"TriggerName": "on-approval", "Kind": "event", "PipelineName": deployPipeline,
+		"ModelPackageGroupName": abalone.ModelPackageGroup,
+	})
+	if err := d.conn.do(ctx, "POST", "/api/v1/triggers", trigger, nil); err != nil {
+		return "", fmt.Errorf("trigger: %w", err)
+	}
+	return fmt.Sprintf("staging (abalone-staging) and prod (%s, CANARY, alarm %s); %s starts on approval", d.endpoint, alarmName, deployPipeline), nil
+}
+
+// nextDeployExecution waits for the trigger to start the deploy pipeline's next execution.
+func (d *demo) nextDeployExecution(ctx context.Context) (string, error) {
+	for {
+		out, err := d.sm.ListPipelineExecutions(ctx, &sagemaker.ListPipelineExecutionsInput{
+			PipelineName: aws.String(deployPipeline), SortOrder: types.SortOrderAscending,
+		})
+		if err != nil {
+			return "", err
+		}
+		if len(out.PipelineExecutionSummaries) > d.deployExecutions {
+			d.deployExecutions++
+			return aws.ToString(out.PipelineExecutionSummaries[d.deployExecutions-1].PipelineExecutionArn), nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("the approval trigger started no deploy pipeline: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// follow prints the execution's steps as they finish until stop says so or it ends.
+func (d *demo) follow(ctx context.Context, arn string, seen map[string]types.StepStatus, stop func() (bool, error)) (*sagemaker.DescribePipelineExecutionOutput, error) {
+	for {
+		steps, err := d.sm.ListPipelineExecutionSteps(ctx, &sagemaker.ListPipelineExecutionStepsInput{
+			PipelineExecutionArn: aws.String(arn), SortOrder: types.SortOrderAscending,
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range steps.PipelineExecutionSteps {
+			name := aws.ToString(st.StepName)
+			if seen[name] == st.StepStatus {
+				continue
+			}
+			seen[name] = st.StepStatus
+			if st.StepStatus == types.StepStatusSucceeded || st.StepStatus == types.StepStatusFailed {
+				took := ""
+				if st.StartTime != nil && st.EndTime != nil {
+					took = " in " + st.EndTime.Sub(*st.StartTime).Round(time.Millisecond).String()
+				}
+				fmt.Fprintf(d.g.stdout, "      · %-36s %s%s%s\n", name, st.StepStatus, took, stepNote(st))
+			}
+		}
+		desc, err := d.sm.DescribePipelineExecution(ctx, &sagemaker.DescribePipelineExecutionInput{PipelineExecutionArn: aws.String(arn)})
+		if err != nil {
+			return nil, err
+		}
+		if desc.PipelineExecutionStatus != types.PipelineExecutionStatusExecuting {
+			return desc, nil
+		}
+		if stop != nil {
+			if done, err := stop(); done || err != nil {
+				return desc, err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+type demoApproval struct {
+	ApprovalId, PipelineExecutionArn, Status, Message string
+}
+
+func (d *demo) pendingGate(ctx context.Context, execution string) (*demoApproval, error) {
+	var list struct{ Approvals []demoApproval }
+	if err := d.conn.do(ctx, "GET", "/api/v1/approvals", nil, &list); err != nil {
+		return nil, err
+	}
+	for _, a := range list.Approvals {
+		if a.PipelineExecutionArn == execution && a.Status == "Pending" {
+			return &a, nil
+		}
+	}
+	return nil, nil
+}
+
+func (d *demo) toGate(ctx context.Context) (string, error) {
+	arn, err := d.nextDeployExecution(ctx)
+	if err != nil {
+		return "", err
+	}
+	d.deployArn = arn
+	d.deploySeen = map[string]types.StepStatus{}
+	var gate *demoApproval
+	desc, err := d.follow(ctx, arn, d.deploySeen, func() (bool, error) {
+		g, err := d.pendingGate(ctx, arn)
+		gate = g
+		return g != nil, err
+	})
+	if err != nil {
+		return "", err
+	}
+	if gate == nil {
+		return "", fmt.Errorf("deploy pipeline %s before its gate: %s", desc.PipelineExecutionStatus, aws.ToString(desc.FailureReason))
+	}
+	d.gate = gate.ApprovalId
+	return fmt.Sprintf("gate %s waiting: %q", gate.ApprovalId, gate.Message), nil
+}
+
+func (d *demo) promote(ctx context.Context) (string, error) {
+	body, _ := json.Marshal(map[string]string{"Comment": "staging passed its tests; promoting"})
+	if err := d.conn.do(ctx, "POST", "/api/v1/approvals/"+d.gate+"/approve", body, nil); err != nil {
+		return "", err
+	}
+	desc, err := d.follow(ctx, d.deployArn, d.deploySeen, nil)
+	if err != nil {
+		return "", err
+	}
+	if desc.PipelineExecutionStatus != types.PipelineExecutionStatusSucceeded {
+		return "", fmt.Errorf("deploy pipeline %s: %s", desc.PipelineExecutionStatus, aws.ToString(desc.FailureReason))
+	}
+	var pane struct {
+		Environments []struct {
+			Environment, EndpointName string
+			Live                      *struct {
+				ModelPackageVersion int
+				ApprovedBy          string
+			}
+		}
+	}
+	if err := d.conn.do(ctx, "GET", "/api/v1/releases", nil, &pane); err != nil {
+		return "", err
+	}
+	var live []string
+	for _, e := range pane.Environments {
+		if e.Live == nil {
+			return "", fmt.Errorf("environment %s has no live release", e.Environment)
+		}
+		live = append(live, fmt.Sprintf("%s: v%d on %s", e.Environment, e.Live.ModelPackageVersion, e.EndpointName))
+	}
+	return "released — " + strings.Join(live, ", "), nil
+}
+
+// stagingStopsBad waits for the deploy pipeline the second approval started: the bad version
+// reaches staging, fails its endpoint tests, and never gets near production.
+func (d *demo) stagingStopsBad(ctx context.Context) (string, error) {
+	arn, err := d.nextDeployExecution(ctx)
+	if err != nil {
+		return "", err
+	}
+	desc, err := d.follow(ctx, arn, map[string]types.StepStatus{}, nil)
+	if err != nil {
+		return "", err
+	}
+	if desc.PipelineExecutionStatus != types.PipelineExecutionStatusFailed {
+		return "", fmt.Errorf("the deploy pipeline %s with the bad version", desc.PipelineExecutionStatus)
+	}
+	prod, err := d.sm.DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: aws.String(d.endpoint)})
+	if err != nil {
+		return "", err
+	}
+	if prod.EndpointStatus != types.EndpointStatusInService {
+		return "", fmt.Errorf("production is %s", prod.EndpointStatus)
+	}
+	return "execution Failed before the gate; production untouched", nil
+}
+
+func (d *demo) approveAndGate(ctx context.Context) (string, error) {
+	approved, err := d.approve(ctx)
+	if err != nil {
+		return "", err
+	}
+	gate, err := d.toGate(ctx)
+	if err != nil {
+		return "", err
+	}
+	return approved + "; " + gate, nil
+}
+
+// promoteCanary approves the gate and checks that production took the new version through a
+// CANARY blue/green update that baked with its alarm watching.
+func (d *demo) promoteCanary(ctx context.Context) (string, error) {
+	released, err := d.promote(ctx)
+	if err != nil {
+		return "", err
+	}
+	var page struct {
+		Deployments []struct {
+			Status, Strategy string
+			TrafficSteps     []float64
+		}
+	}
+	if err := d.conn.do(ctx, "GET", "/api/v1/endpoints/"+d.endpoint+"/deployments?limit=1", nil, &page); err != nil {
+		return "", err
+	}
+	if len(page.Deployments) == 0 || page.Deployments[0].Strategy != "CANARY" || page.Deployments[0].Status != "Succeeded" {
+		return "", fmt.Errorf("production was not updated by a successful CANARY deployment: %+v", page.Deployments)
+	}
+	return fmt.Sprintf("CANARY traffic steps %v%% Succeeded; %s", page.Deployments[0].TrafficSteps, released), nil
 }

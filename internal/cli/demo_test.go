@@ -23,10 +23,12 @@ func TestDemo(t *testing.T) {
 		"RegisterAbaloneModel-RegisterModel   Succeeded",
 		"outcome True",
 		"PendingManualApproval → Approved",
-		"InService",
+		"gate ",
+		"CANARY traffic steps [50 100]% Succeeded; released — prod: v2 on abalone-prod, staging: v2 on abalone-staging",
 		"predicted rings",
-		"deployment RolledBack by abalone-demo-model-errors",
-		"20 of 20 requests after it answered by v1",
+		"execution Failed before the gate; production untouched",
+		"deployment RolledBack by abalone-prod-model-errors",
+		"20 of 20 requests after it answered by it",
 		"Everything ran for real",
 	} {
 		if !strings.Contains(out.String(), want) {
