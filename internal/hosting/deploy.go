@@ -51,9 +51,9 @@ type rollout struct {
 	log  *slog.Logger
 	arn  string
 	name string
-	// endpointID and gen identify the update; a change of generation means the endpoint was
-	// changed by a request (deleted) and the deployment must stop.
-	endpointID, gen int64
+	// gen is the endpoint generation of the update; a change of generation means the endpoint
+	// was changed by a request (deleted) and the deployment must stop.
+	gen int64
 
 	rec   DeploymentRecord
 	strat strategy
@@ -78,7 +78,7 @@ type rollout struct {
 // rollout runs or resumes the deployment of an endpoint's update. row is Updating with a new
 // desired config, or, after a restart, Updating or RollingBack with its deployment under way.
 func (c *Controller) rollout(ctx context.Context, row store.Endpoint, st endpointState) error {
-	r := &rollout{c: c, log: c.log.With("endpoint", row.Name), arn: row.ARN, name: row.Name, endpointID: row.ID, gen: row.Generation}
+	r := &rollout{c: c, log: c.log.With("endpoint", row.Name), arn: row.ARN, name: row.Name, gen: row.Generation}
 	r.lastOld, r.lastNew = r.oldMeter.read(c.now()), r.newMeter.read(c.now())
 	resumed := false
 	existing, err := c.cfg.Store.DeploymentOf(ctx, row.ID, row.Generation)
@@ -188,7 +188,7 @@ func (r *rollout) setStrategy(s strategy) {
 }
 
 func (rec *DeploymentRecord) strategy() strategy {
-	s := strategy{Kind: rec.Strategy, Rolling: rec.Strategy == StrategyRolling, Alarms: rec.Alarms, RollbackBatch: 1,
+	s := strategy{Kind: rec.Strategy, Rolling: rec.Strategy == StrategyRolling, Alarms: rec.Alarms,
 		Wait:            time.Duration(rec.WaitIntervalInSeconds * float64(time.Second)),
 		TerminationWait: time.Duration(rec.TerminationWaitInSeconds * float64(time.Second)),
 		Timeout:         time.Duration(rec.MaximumExecutionTimeoutInSeconds * float64(time.Second))}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -191,20 +192,11 @@ func (c DeploymentConfig) Alarms() []string {
 	}
 	var out []string
 	for _, a := range c.AutoRollbackConfiguration.Alarms {
-		if !contains(out, a.AlarmName) {
+		if !slices.Contains(out, a.AlarmName) {
 			out = append(out, a.AlarmName)
 		}
 	}
 	return out
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // strategy is a DeploymentConfig resolved against the new fleet: the share of traffic on the
@@ -223,10 +215,7 @@ type strategy struct {
 	// Rolling grows the new fleet step by step (Steps are then also its share of the
 	// variants' instances) instead of starting it whole.
 	Rolling bool
-	// RollbackBatch is the share of the old fleet's capacity a rolling rollback restores per
-	// step; 1 restores it at once.
-	RollbackBatch float64
-	Alarms        []string
+	Alarms  []string
 }
 
 // strategyFor resolves c for a new fleet of newInstances instances (over all production
@@ -234,7 +223,7 @@ type strategy struct {
 // most half of the fleet, a linear step 10 to 50 %, a rolling batch 5 to 50 %, and the
 // execution timeout must exceed the sum of the waits.
 func strategyFor(c DeploymentConfig, newInstances int) (strategy, error) {
-	s := strategy{Kind: TrafficAllAtOnce, Steps: []float64{1}, RollbackBatch: 1, Alarms: c.Alarms()}
+	s := strategy{Kind: TrafficAllAtOnce, Steps: []float64{1}, Alarms: c.Alarms()}
 	newInstances = max(newInstances, 1)
 	fraction := func(cs *CapacitySize) float64 {
 		if cs.Type == CapacityPercent {
@@ -280,10 +269,9 @@ func strategyFor(c DeploymentConfig, newInstances int) (strategy, error) {
 		if f < 0.05 || f > 0.5 {
 			return s, errorf(ErrInvalid, "DeploymentConfig: RollingUpdatePolicy MaximumBatchSize %s is not 5-50%% of the variant's instance count.", describe(r.MaximumBatchSize))
 		}
+		// RollbackMaximumBatchSize is checked but needs no steps here: the old fleet keeps its
+		// full capacity until the update ends, so a rollback restores it at once.
 		s.Steps = linearSteps(f)
-		if rb := r.RollbackMaximumBatchSize; rb != nil {
-			s.RollbackBatch = min(fraction(rb), 1)
-		}
 	}
 	if timeout != nil {
 		s.Timeout = seconds(timeout)
@@ -332,7 +320,7 @@ func (v *fieldChecker) enum(member, s string, allowed ...string) {
 		v.required(member)
 		return
 	}
-	if !contains(allowed, s) {
+	if !slices.Contains(allowed, s) {
 		v.add(member, s, "Member must satisfy enum value set: ["+strings.Join(allowed, ", ")+"]")
 	}
 }
