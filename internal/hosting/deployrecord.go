@@ -97,7 +97,7 @@ type DeploymentRecord struct {
 	Rollback *RollbackEvidence `json:"Rollback,omitempty"`
 	Events   []DeploymentEvent `json:"Events"`
 
-	// plan is the new config resolved into what runs, kept so that a restart resumes the same
+	// Plan is the new config resolved into what runs, kept so that a restart resumes the same
 	// deployment. It is stored but not shown (containers' environments may hold secrets).
 	Plan *Plan `json:"Plan,omitempty"`
 }
