@@ -19,7 +19,7 @@ import (
 //	                     create or update an environment's endpoint with the environment's
 //	                     configuration and deployment policy, and wait for the outcome
 //	Sluice:EndpointTest  invoke an environment's endpoint with sample payloads and assert on
-//	                     status, latency and content
+//	                     status, latency and content, or run a processing job against it
 //	Sluice:Approval      wait until a person approves or rejects
 //
 // The environments themselves (local or on another Sluice server), and the record of every
@@ -234,6 +234,7 @@ var deliveryArgs = map[StepType]map[string]argSpec{
 		"ContentType": {kind: "string"}, "Accept": {kind: "string"}, "Payloads": {kind: "list"},
 		"PayloadsS3Uri": {kind: "string"}, "ExpectStatus": {kind: "number"}, "ExpectBodyMatches": {kind: "string"},
 		"ExpectBodyContains": {kind: "string"}, "MaxLatencyMillis": {kind: "number"},
+		"ProcessingJob": {kind: "object"}, "Credentials": {kind: "object"},
 	},
 	StepApproval: {
 		"Message": {kind: "string"}, "TimeoutInSeconds": {kind: "number"},
@@ -288,8 +289,15 @@ func (v *validator) deliveryArguments(s *Step) {
 	if s.Type == StepEndpointTest {
 		_, inline := m["Payloads"]
 		_, s3 := m["PayloadsS3Uri"]
-		if !inline && !s3 {
-			v.add(s.Name, "Arguments", "set Payloads (inline) or PayloadsS3Uri (one payload per line)")
+		_, job := m["ProcessingJob"]
+		switch {
+		case job && (inline || s3):
+			v.add(s.Name, "Arguments.ProcessingJob", "set either ProcessingJob (a job that tests the endpoint) or Payloads/PayloadsS3Uri, not both")
+		case !inline && !s3 && !job:
+			v.add(s.Name, "Arguments", "set Payloads (inline), PayloadsS3Uri (one payload per line) or ProcessingJob (a job that tests the endpoint)")
+		}
+		if _, creds := m["Credentials"]; creds && !job {
+			v.add(s.Name, "Arguments.Credentials", "only a step with a ProcessingJob passes credentials")
 		}
 	}
 }
@@ -314,8 +322,9 @@ func jsonKind(v any) string {
 var deliveryProperties = map[StepType][]string{
 	StepDeploy: {"Environment", "EndpointName", "EndpointArn", "EndpointConfigName", "ModelName", "ModelPackageArn",
 		"ModelPackageGroupName", "ModelPackageVersion", "ReleaseId"},
-	StepEndpointTest: {"Environment", "EndpointName", "Invocations", "Passed", "Failed", "MaxLatencyMillis"},
-	StepApproval:     {"Decision", "DecidedBy", "Comment", "DecidedAt"},
+	StepEndpointTest: {"Environment", "EndpointName", "Invocations", "Passed", "Failed", "MaxLatencyMillis",
+		"ProcessingJobArn", "ProcessingJobStatus"},
+	StepApproval: {"Decision", "DecidedBy", "Comment", "DecidedAt"},
 }
 
 func checkDeliveryProperty(target *Step, path PropertyPath, props []string) error {

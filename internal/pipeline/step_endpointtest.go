@@ -40,7 +40,9 @@ type InvocationResult struct {
 // The step fails with the first failed assertions listed; its properties count the results.
 type endpointTestKind struct{}
 
-func (endpointTestKind) launchesJob() bool { return false }
+// launchesJob is true because a step with ProcessingJob waits for its job; a step with payloads
+// finishes in start, so the early row costs it nothing.
+func (endpointTestKind) launchesJob() bool { return true }
 
 // testCase is one payload and what its answer must satisfy.
 type testCase struct {
@@ -67,6 +69,9 @@ func (endpointTestKind) start(ctx context.Context, a *attempt) outcome {
 	}
 	env, _ := args["Environment"].(string)
 	endpoint, _ := args["EndpointName"].(string)
+	if _, ok := args["ProcessingJob"]; ok {
+		return a.startEndpointTestJob(ctx, args, env, endpoint)
+	}
 	base, err := baseCase(args)
 	if err != nil {
 		return failed("step %q: %v", a.step.Name, err)
@@ -263,10 +268,19 @@ func (c testCase) verify(r InvocationResult) []string {
 	return slices.Clip(why)
 }
 
-func (endpointTestKind) check(context.Context, *attempt) outcome {
-	return outcome{status: StepExecuting}
+func (endpointTestKind) check(ctx context.Context, a *attempt) outcome {
+	if a.row.ResourceARN == "" {
+		return outcome{status: StepExecuting}
+	}
+	return checkEndpointTestJob(ctx, a)
 }
-func (endpointTestKind) stop(context.Context, *attempt) error { return nil }
+
+func (endpointTestKind) stop(ctx context.Context, a *attempt) error {
+	if a.row.ResourceARN == "" {
+		return nil // payloads are sent within start
+	}
+	return processingKind{}.stop(ctx, a)
+}
 
 // argFloat reads a number given as a JSON number, a Go number or a numeric string (pipeline
 // parameters reach arguments as strings).

@@ -284,3 +284,24 @@ func (s *Service) Invoke(ctx context.Context, environment, endpoint string, inv 
 	}
 	return t.invoke(ctx, endpoint, inv)
 }
+
+// EndpointAccess tells a job where an environment's endpoint is: this server for a local
+// environment, the remote server (and its access key, which the step passes only when asked)
+// otherwise. It implements pipeline.EndpointLocator.
+func (s *Service) EndpointAccess(ctx context.Context, environment, endpoint string) (pipeline.EndpointAccess, error) {
+	env, err := s.Environment(ctx, environment)
+	if err != nil {
+		return pipeline.EndpointAccess{}, deliveryError(err)
+	}
+	if endpoint == "" {
+		endpoint = env.EndpointName
+	}
+	if r := env.Remote; r != nil {
+		return pipeline.EndpointAccess{EndpointName: endpoint, URL: strings.TrimSuffix(r.URL, "/"), Region: r.Region,
+			AccessKeyID: r.AccessKeyID, SecretAccessKey: r.SecretAccessKey}, nil
+	}
+	if s.cfg.URL == "" {
+		return pipeline.EndpointAccess{}, &pipeline.DeliveryError{Message: "This server was started without its own URL, so a job cannot be told where environment " + environment + "'s endpoint is."}
+	}
+	return pipeline.EndpointAccess{EndpointName: endpoint, URL: s.cfg.URL}, nil
+}

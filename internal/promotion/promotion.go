@@ -80,6 +80,9 @@ type Config struct {
 	Alarms    *alarm.Service
 	Events    *events.Log
 	Pipelines Pipelines
+	// URL is this server's base URL, which jobs testing a local environment's endpoint use
+	// (pipeline.EndpointLocator); empty means such jobs cannot be told where it is.
+	URL string
 	// HTTP is the client for remote servers; nil means a client with a 30 s timeout.
 	HTTP *http.Client
 	// Poll is how often triggers look for events from other replicas and due schedules;

@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-ml/sluice/internal/algo/xgboost"
 	"github.com/sluice-ml/sluice/internal/blob"
 	"github.com/sluice-ml/sluice/internal/cli"
+	"github.com/sluice-ml/sluice/internal/runtime"
 	"github.com/sluice-ml/sluice/internal/server/servertest"
 )
 
@@ -26,6 +27,12 @@ import (
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "algo" {
 		os.Exit(cli.Main(os.Args[1:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == runtime.InitCommand {
+		os.Exit(runtime.InitMain(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == endpointTesterCommand {
+		os.Exit(endpointTester(os.Args[2:]))
 	}
 	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
 		"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SAGEMAKER", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",

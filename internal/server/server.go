@@ -140,7 +140,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	// Deploy pipelines deploy to environments (this server's endpoints or another server's)
 	// through promotion, which in turn starts pipelines for its triggers.
 	promo, err := promotion.New(promotion.Config{Store: st, Hosting: eps.service, Registry: packages, Router: eps.router, Blob: s.blobs,
-		Alarms: s.alarms, Events: eventLog, Log: log.With("component", "promotion")})
+		Alarms: s.alarms, Events: eventLog, URL: s.URL(), Log: log.With("component", "promotion")})
 	if err != nil {
 		closeBlobStore(s.blobs)
 		ln.Close()
