@@ -171,3 +171,69 @@ func TestEndpointTestRunsAProcessingJob(t *testing.T) {
 		})
 	}
 }
+
+// TestEndpointTestJobAgainstARemoteEnvironment: the job testing a remote environment's endpoint
+// is pointed at the remote server and, with Credentials.FromEnvironment, signs with the
+// environment's key; a local environment has no key to lend.
+func TestEndpointTestJobAgainstARemoteEnvironment(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	build := servertest.Start(t, func(c *config.Config) {
+		c.Jobs.Images = map[string]string{"sluice-test/endpoint-tester": strconv.Quote(exe) + " " + endpointTesterCommand}
+	})
+	prodSrv := servertest.Start(t)
+	sluice(t, build, "envs", "create", "testdata/staging.yaml", "--name", "staging")
+	b, _ := json.Marshal(map[string]any{"Name": "prod", "EndpointName": "churn-prod",
+		"Remote": map[string]any{"Url": prodSrv.URL(), "AccessKeyId": prodSrv.AccessKey, "SecretAccessKey": prodSrv.Secret, "Region": prodSrv.Config.Region}})
+	file := filepath.Join(t.TempDir(), "prod-config.json")
+	os.WriteFile(file, b, 0o600)
+	sluice(t, build, "envs", "create", file)
+	v1 := register(t, build, "churn", types.ModelApprovalStatusApproved, false)
+
+	for _, env := range []string{"prod", "staging"} {
+		def := fmt.Sprintf(`{"Version":"2020-12-01","Parameters":[{"Name":"ModelPackageArn","Type":"String"}],"Steps":[
+		  {"Name":"Deploy","Type":"Sluice:Deploy","Arguments":{"Environment":%q,"ModelPackageArn":{"Get":"Parameters.ModelPackageArn"}}},
+		  {"Name":"TestEndpoint","Type":"Sluice:EndpointTest","DependsOn":["Deploy"],"Arguments":{"Environment":%q,"Credentials":{"FromEnvironment":true},
+		    "ProcessingJob":{"RoleArn":"arn:aws:iam::000000000000:role/deploy",
+		      "AppSpecification":{"ImageUri":"sluice-test/endpoint-tester","ContainerArguments":["1,1,1","1.75"]},
+		      "ProcessingResources":{"ClusterConfig":{"InstanceCount":1,"InstanceType":"ml.m5.large","VolumeSizeInGB":1}}}}}]}`, env, env)
+		if _, err := build.SageMaker().CreatePipeline(ctx, &sm.CreatePipelineInput{PipelineName: aws.String("test-" + env), PipelineDefinition: aws.String(def),
+			RoleArn: aws.String("arn:aws:iam::000000000000:role/deploy")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	exec := start(t, build, "test-prod", v1)
+	if st, why := waitExecution(t, build, exec); st != "Succeeded" {
+		t.Fatalf("remote: %s: %s (steps %s)", st, why, stepsOf(t, build, exec))
+	}
+	out, err := build.SageMaker().ListPipelineExecutionSteps(ctx, &sm.ListPipelineExecutionStepsInput{PipelineExecutionArn: aws.String(exec)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var arn string
+	for _, s := range out.PipelineExecutionSteps {
+		if aws.ToString(s.StepName) == "TestEndpoint" && s.Metadata != nil && s.Metadata.ProcessingJob != nil {
+			arn = aws.ToString(s.Metadata.ProcessingJob.Arn)
+		}
+	}
+	if arn == "" {
+		t.Fatalf("no processing job in the test step's metadata: %s", stepsOf(t, build, exec))
+	}
+	j, err := build.SageMaker().DescribeProcessingJob(ctx, &sm.DescribeProcessingJobInput{ProcessingJobName: aws.String(arn[strings.LastIndex(arn, "/")+1:])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Environment["SLUICE_ENDPOINT_URL"] != prodSrv.URL() || j.Environment["ENDPOINT_NAME"] != "churn-prod" ||
+		j.Environment["AWS_ACCESS_KEY_ID"] != prodSrv.AccessKey || j.ProcessingJobStatus != types.ProcessingJobStatusCompleted {
+		t.Fatalf("remote test job: %s %v", j.ProcessingJobStatus, j.Environment)
+	}
+
+	exec = start(t, build, "test-staging", v1)
+	if st, why := waitExecution(t, build, exec); st != "Failed" || !strings.Contains(why, "has no access key of its own") {
+		t.Fatalf("FromEnvironment on a local environment: %s: %s", st, why)
+	}
+}
