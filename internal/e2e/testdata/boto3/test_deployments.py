@@ -9,59 +9,22 @@ callers send four, so it answers every request with the model's 400 (ModelError)
 trips an alarm on Invocation4XXErrors.
 """
 
-import hashlib
-import io
 import json
 import os
-import tarfile
 import tempfile
 import time
 import unittest
-import urllib.error
-import urllib.request
 
-import boto3
-import botocore.session
 import numpy as np
 import xgboost as xgb
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
 
-ENDPOINT = os.environ["AWS_ENDPOINT_URL"].rstrip("/")
-REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+from sluice_clients import cloudwatch, native, put, runtime, sm, tar_gz
+
 ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
 XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 FAST = {"Delay": 1, "MaxAttempts": 120}
 ROW = "0.5,1.0,-0.5,2.0"
-
-
-def sm():
-    return boto3.client("sagemaker", endpoint_url=ENDPOINT, region_name=REGION)
-
-
-def runtime():
-    return boto3.client("sagemaker-runtime", endpoint_url=ENDPOINT, region_name=REGION)
-
-
-def cloudwatch():
-    return boto3.client("cloudwatch", endpoint_url=ENDPOINT, region_name=REGION)
-
-
-def native(method, path, body=None):
-    """Sends a SigV4-signed request to the native API and returns (status, bytes)."""
-    creds = botocore.session.get_session().get_credentials()
-    data = body if body is not None else b""
-    headers = {"X-Amz-Content-Sha256": hashlib.sha256(data).hexdigest()}
-    req = AWSRequest(method=method, url=ENDPOINT + path, data=data, headers=headers)
-    SigV4Auth(creds, "sagemaker", REGION).add_auth(req)
-    prepared = req.prepare()
-    r = urllib.request.Request(prepared.url, data=body, method=method, headers=dict(prepared.headers))
-    try:
-        with urllib.request.urlopen(r) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
 
 
 def put_model(uri, features, seed):
@@ -74,14 +37,7 @@ def put_model(uri, features, seed):
         booster.save_model(path)
         with open(path, "rb") as f:
             model = f.read()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        info = tarfile.TarInfo("xgboost-model")
-        info.size = len(model)
-        tar.addfile(info, io.BytesIO(model))
-    bucket, key = uri[len("s3://"):].split("/", 1)
-    status, body = native("PUT", f"/api/v1/objects/{bucket}/{key}", buf.getvalue())
-    assert status == 200, (status, body)
+    put(uri, tar_gz({"xgboost-model": model}))
     return booster
 
 

@@ -11,23 +11,16 @@ the real UCI abalone file from ../shared/data (relative to the repository root).
 
 import copy
 import csv
-import hashlib
 import io
 import json
 import os
 import time
 import unittest
-import urllib.error
-import urllib.request
 
-import boto3
-import botocore.session
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
 
-ENDPOINT = os.environ["AWS_ENDPOINT_URL"].rstrip("/")
-REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+from sluice_clients import put, sm
+
 ROLE = "arn:aws:iam::111122223333:role/SageMakerPipelineRole"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -71,32 +64,6 @@ with open("/opt/ml/processing/evaluation/evaluation.json", "w") as f:
     json.dump({"regression_metrics": {"mse": {"value": mse, "standard_deviation": sd}}}, f)
 print("mse", mse)
 '''
-
-
-def sm():
-    return boto3.client("sagemaker", endpoint_url=ENDPOINT, region_name=REGION)
-
-
-def native(method, path, body=None):
-    """Sends a SigV4-signed request to the native API and returns (status, bytes)."""
-    creds = botocore.session.get_session().get_credentials()
-    data = body if body is not None else b""
-    headers = {"X-Amz-Content-Sha256": hashlib.sha256(data).hexdigest()}
-    req = AWSRequest(method=method, url=ENDPOINT + path, data=data, headers=headers)
-    SigV4Auth(creds, "sagemaker", REGION).add_auth(req)
-    prepared = req.prepare()
-    r = urllib.request.Request(prepared.url, data=body, method=method, headers=dict(prepared.headers))
-    try:
-        with urllib.request.urlopen(r) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-def put(uri, data):
-    bucket, key = uri[len("s3://"):].split("/", 1)
-    status, body = native("PUT", f"/api/v1/objects/{bucket}/{key}", data)
-    assert status == 200, (status, body)
 
 
 def repo_root():

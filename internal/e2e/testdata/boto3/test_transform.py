@@ -9,27 +9,19 @@ behind the serving contract's HTTP routes.
 """
 
 import gzip
-import hashlib
 import io
 import json
 import os
-import tarfile
 import tempfile
 import time
 import unittest
-import urllib.error
-import urllib.request
 
-import boto3
-import botocore.session
 import numpy as np
 import xgboost as xgb
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError, WaiterError
 
-ENDPOINT = os.environ["AWS_ENDPOINT_URL"].rstrip("/")
-REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+from sluice_clients import native, put, sm, tar_gz
+
 ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
 XGB_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
@@ -42,47 +34,10 @@ def model_fn(model_dir):
 '''
 
 
-def sm():
-    return boto3.client("sagemaker", endpoint_url=ENDPOINT, region_name=REGION)
-
-
-def native(method, path, body=None):
-    """Sends a SigV4-signed request to the native API and returns (status, bytes)."""
-    creds = botocore.session.get_session().get_credentials()
-    data = body if body is not None else b""
-    headers = {"X-Amz-Content-Sha256": hashlib.sha256(data).hexdigest()}
-    req = AWSRequest(method=method, url=ENDPOINT + path, data=data, headers=headers)
-    SigV4Auth(creds, "sagemaker", REGION).add_auth(req)
-    prepared = req.prepare()
-    r = urllib.request.Request(prepared.url, data=body, method=method, headers=dict(prepared.headers))
-    try:
-        with urllib.request.urlopen(r) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-def put(uri, data):
-    bucket, key = uri[len("s3://"):].split("/", 1)
-    status, body = native("PUT", f"/api/v1/objects/{bucket}/{key}", data)
-    assert status == 200, (status, body)
-    return uri
-
-
 def get(uri):
     bucket, key = uri[len("s3://"):].split("/", 1)
     status, body = native("GET", f"/api/v1/objects/{bucket}/{key}")
     return body if status == 200 else None
-
-
-def tar_gz(files):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def csv(rows):
