@@ -180,9 +180,10 @@ func (s *Service) DeployStatus(ctx context.Context, key string) (pipeline.Deploy
 	case !found:
 		rel = s.finish(ctx, rel, ReleaseFailed, fmt.Sprintf("Endpoint %s of environment %s was deleted during the deployment.", rel.EndpointName, env.Name), nil)
 	case ep.Status == hosting.StatusFailed:
-		rel = s.finish(ctx, rel, ReleaseFailed, fmt.Sprintf("Endpoint %s of environment %s failed: %s", rel.EndpointName, env.Name, ep.FailureReason), s.evidence(env, ep))
+		rel = s.finish(ctx, rel, ReleaseFailed, fmt.Sprintf("Endpoint %s of environment %s failed: %s", rel.EndpointName, env.Name, ep.FailureReason),
+			s.evidence(ctx, t, env, rel, ep))
 	case ep.Status == hosting.StatusInService && ep.ConfigName == rel.EndpointConfigName:
-		rel = s.finish(ctx, rel, ReleaseLive, "", nil)
+		rel = s.finish(ctx, rel, ReleaseLive, "", map[string]any{"Deployment": s.deploymentRecord(ctx, t, env, rel)})
 	case ep.Status == hosting.StatusInService || ep.Status == hosting.StatusRollbackFailed:
 		// The endpoint settled on another config: the update was rolled back.
 		reason := ep.FailureReason
@@ -190,15 +191,15 @@ func (s *Service) DeployStatus(ctx context.Context, key string) (pipeline.Deploy
 			reason = "the endpoint went back to config " + ep.ConfigName
 		}
 		rel = s.finish(ctx, rel, ReleaseRolledBack, fmt.Sprintf("The deployment of %s to %s (environment %s) was rolled back: %s",
-			versionRef(rel), rel.EndpointName, env.Name, reason), s.evidence(env, ep))
+			versionRef(rel), rel.EndpointName, env.Name, reason), s.evidence(ctx, t, env, rel, ep))
 	}
 	return s.progress(ctx, rel, ep), nil
 }
 
-// evidence is what a failed or rolled-back deployment leaves behind: the endpoint's state and
-// the state of every alarm that guarded it.
-func (s *Service) evidence(env Environment, ep endpointState) any {
-	ev := map[string]any{"Endpoint": ep}
+// evidence is what a failed or rolled-back deployment leaves behind: the endpoint's state, the
+// state of every alarm that guarded it, and hosting's record of the update.
+func (s *Service) evidence(ctx context.Context, t target, env Environment, rel store.ReleaseRow, ep endpointState) any {
+	ev := map[string]any{"Endpoint": ep, "Deployment": s.deploymentRecord(ctx, t, env, rel)}
 	if s.cfg.Alarms != nil && len(env.Alarms) > 0 {
 		var alarms []map[string]any
 		for _, n := range env.Alarms {
@@ -213,6 +214,29 @@ func (s *Service) evidence(env Environment, ep endpointState) any {
 		ev["Alarms"] = alarms
 	}
 	return ev
+}
+
+// recentDeployments is how many of an endpoint's latest deployments are searched for a release's.
+const recentDeployments = 20
+
+// deploymentRecord finds hosting's record of the update a release started (the newest one to
+// its endpoint config): strategy, traffic steps, alarm states, and what triggered a rollback.
+// When it cannot be read, the evidence says so instead of failing the release's bookkeeping.
+func (s *Service) deploymentRecord(ctx context.Context, t target, env Environment, rel store.ReleaseRow) any {
+	unavailable := func(why string) any {
+		return map[string]any{"Unavailable": true, "Reason": why}
+	}
+	ds, err := t.deployments(ctx, rel.EndpointName)
+	if err != nil {
+		s.log.Warn("promotion: reading an endpoint's deployment record", "release", rel.Key, "environment", env.Name, "error", err)
+		return unavailable(err.Error())
+	}
+	for _, d := range ds {
+		if d.NewEndpointConfigName == rel.EndpointConfigName {
+			return d
+		}
+	}
+	return unavailable(fmt.Sprintf("endpoint %s has no deployment record for config %s (an endpoint's creation leaves none)", rel.EndpointName, rel.EndpointConfigName))
 }
 
 // finish records a release's outcome; a release that goes live retires the one before it.

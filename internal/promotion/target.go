@@ -40,6 +40,8 @@ type target interface {
 	createEndpoint(ctx context.Context, name, config string, dc json.RawMessage) error
 	updateEndpoint(ctx context.Context, name, config string, dc json.RawMessage) error
 	invoke(ctx context.Context, endpoint string, inv pipeline.Invocation) (pipeline.InvocationResult, error)
+	// deployments lists the endpoint's latest deployment records, newest first.
+	deployments(ctx context.Context, endpoint string) ([]hosting.DeploymentRecord, error)
 }
 
 // endpointState is what a deployment reads from its endpoint.
@@ -152,6 +154,10 @@ func (t localTarget) createEndpoint(ctx context.Context, name, config string, dc
 func (t localTarget) updateEndpoint(ctx context.Context, name, config string, dc json.RawMessage) error {
 	_, err := t.s.cfg.Hosting.UpdateEndpoint(ctx, hosting.EndpointUpdate{EndpointName: name, EndpointConfigName: config, DeploymentConfig: dc})
 	return err
+}
+
+func (t localTarget) deployments(ctx context.Context, endpoint string) ([]hosting.DeploymentRecord, error) {
+	return t.s.cfg.Hosting.Deployments(ctx, endpoint, 0, recentDeployments)
 }
 
 func (t localTarget) invoke(ctx context.Context, endpoint string, inv pipeline.Invocation) (pipeline.InvocationResult, error) {
@@ -410,6 +416,29 @@ func (t remoteTarget) updateEndpoint(ctx context.Context, name, config string, d
 		return t.fail("update endpoint", err)
 	}
 	return nil
+}
+
+// deployments reads the remote server's GET /api/v1/endpoints/{name}/deployments.
+func (t remoteTarget) deployments(ctx context.Context, endpoint string) ([]hosting.DeploymentRecord, error) {
+	resp, err := t.send(ctx, http.MethodGet, "/api/v1/endpoints/"+url.PathEscape(endpoint)+"/deployments?limit="+fmt.Sprint(recentDeployments), nil, "")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return nil, fmt.Errorf("promotion: environment %s: read deployments: %w", t.env.Name, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("promotion: environment %s: deployments of %s: HTTP %d: %s", t.env.Name, endpoint, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	var page struct {
+		Deployments []hosting.DeploymentRecord `json:"Deployments"`
+	}
+	if err := json.Unmarshal(body, &page); err != nil {
+		return nil, fmt.Errorf("promotion: environment %s: deployments of %s: %w", t.env.Name, endpoint, err)
+	}
+	return page.Deployments, nil
 }
 
 func (t remoteTarget) invoke(ctx context.Context, endpoint string, inv pipeline.Invocation) (pipeline.InvocationResult, error) {
