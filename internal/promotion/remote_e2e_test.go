@@ -41,13 +41,7 @@ func TestDeployPipelineRemoteEnvironment(t *testing.T) {
 	}
 
 	v1 := register(t, build, "churn", types.ModelApprovalStatusApproved, false)
-	def := `{"Version":"2020-12-01","Parameters":[{"Name":"ModelPackageArn","Type":"String"}],"Steps":[
-	  {"Name":"DeployStaging","Type":"Sluice:Deploy","Arguments":{"Environment":"staging","ModelPackageArn":{"Get":"Parameters.ModelPackageArn"}}},
-	  {"Name":"TestStaging","Type":"Sluice:EndpointTest","DependsOn":["DeployStaging"],"Arguments":{"Environment":"staging","Payloads":["1,1,1"],"ExpectBodyContains":"1.75"}},
-	  {"Name":"Gate","Type":"Sluice:Approval","DependsOn":["TestStaging"],"Arguments":{"TimeoutInSeconds":600}},
-	  {"Name":"DeployProd","Type":"Sluice:Deploy","DependsOn":["Gate"],"Arguments":{"Environment":"prod","ModelPackageArn":{"Get":"Parameters.ModelPackageArn"}}},
-	  {"Name":"TestProd","Type":"Sluice:EndpointTest","Arguments":{"Environment":"prod","EndpointName":{"Get":"Steps.DeployProd.EndpointName"},
-	     "Payloads":[{"Body":"0,3,0","ExpectBodyMatches":"^-0\\.75"},{"Body":"not,a,number","ExpectStatus":400}]}}]}`
+	def := remoteDeployPipeline
 	if _, err := build.SageMaker().CreatePipeline(ctx, &sm.CreatePipelineInput{PipelineName: aws.String("churn-deploy"), PipelineDefinition: aws.String(def),
 		RoleArn: aws.String("arn:aws:iam::000000000000:role/deploy")}); err != nil {
 		t.Fatal(err)
@@ -94,3 +88,13 @@ func TestDeployPipelineRemoteEnvironment(t *testing.T) {
 		t.Fatalf("a wrong remote key: %s: %s", st, why)
 	}
 }
+
+// remoteDeployPipeline deploys to staging, tests it, waits at a gate, then deploys to the prod
+// environment and tests prod through the environment: on a remote environment, on the remote.
+const remoteDeployPipeline = `{"Version":"2020-12-01","Parameters":[{"Name":"ModelPackageArn","Type":"String"}],"Steps":[
+	  {"Name":"DeployStaging","Type":"Sluice:Deploy","Arguments":{"Environment":"staging","ModelPackageArn":{"Get":"Parameters.ModelPackageArn"}}},
+	  {"Name":"TestStaging","Type":"Sluice:EndpointTest","DependsOn":["DeployStaging"],"Arguments":{"Environment":"staging","Payloads":["1,1,1"],"ExpectBodyContains":"1.75"}},
+	  {"Name":"Gate","Type":"Sluice:Approval","DependsOn":["TestStaging"],"Arguments":{"TimeoutInSeconds":600}},
+	  {"Name":"DeployProd","Type":"Sluice:Deploy","DependsOn":["Gate"],"Arguments":{"Environment":"prod","ModelPackageArn":{"Get":"Parameters.ModelPackageArn"}}},
+	  {"Name":"TestProd","Type":"Sluice:EndpointTest","Arguments":{"Environment":"prod","EndpointName":{"Get":"Steps.DeployProd.EndpointName"},
+	     "Payloads":[{"Body":"0,3,0","ExpectBodyMatches":"^-0\\.75"},{"Body":"not,a,number","ExpectStatus":400}]}}]}`
