@@ -209,3 +209,51 @@ func TestDeployPipelineAlarmRollsBackProdCanary(t *testing.T) {
 		t.Fatalf("prod answers %q after the rollback", got)
 	}
 }
+
+// TestRemoteReleaseEvidenceHasDeploymentRecord updates an endpoint on a second server and
+// checks that the release carries that server's deployment record, read through its signed
+// deployments API.
+func TestRemoteReleaseEvidenceHasDeploymentRecord(t *testing.T) {
+	ctx := context.Background()
+	build := servertest.Start(t)
+	prodSrv := servertest.Start(t)
+	cfg := map[string]any{"EndpointName": "churn-prod", "Variant": map[string]any{"InstanceCount": 1},
+		"Remote": map[string]any{"Url": prodSrv.URL(), "AccessKeyId": prodSrv.AccessKey, "SecretAccessKey": prodSrv.Secret, "Region": prodSrv.Config.Region}}
+	b, _ := json.Marshal(cfg)
+	file := filepath.Join(t.TempDir(), "prod-config.json")
+	os.WriteFile(file, b, 0o600)
+	sluice(t, build, "envs", "create", file, "--name", "prod")
+	def := `{"Version":"2020-12-01","Parameters":[{"Name":"ModelPackageArn","Type":"String"}],
+		"Steps":[{"Name":"DeployProd","Type":"Sluice:Deploy","Arguments":{"Environment":"prod","ModelPackageArn":{"Get":"Parameters.ModelPackageArn"}}}]}`
+	if _, err := build.SageMaker().CreatePipeline(ctx, &sm.CreatePipelineInput{PipelineName: aws.String("churn-release"), PipelineDefinition: aws.String(def),
+		RoleArn: aws.String("arn:aws:iam::000000000000:role/deploy")}); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"no deployment record", hosting.DeploymentSucceeded} {
+		v := registerFeatures(t, build, "churn", 3)
+		if st, why := waitExecution(t, build, start(t, build, "churn-release", v)); st != "Succeeded" {
+			t.Fatalf("deploy %d: %s: %s", i+1, st, why)
+		}
+		live := releases(t, build, "--env", "prod")["prod"].Live
+		if live == nil || live.ModelPackageArn != v {
+			t.Fatalf("deploy %d: live release %+v", i+1, live)
+		}
+		var ev struct {
+			Deployment struct {
+				hosting.DeploymentRecord
+				Unavailable bool
+				Reason      string
+			}
+		}
+		if err := json.Unmarshal(live.Evidence, &ev); err != nil {
+			t.Fatalf("deploy %d: evidence %v: %s", i+1, err, live.Evidence)
+		}
+		d := ev.Deployment
+		switch {
+		case i == 0 && (!d.Unavailable || !strings.Contains(d.Reason, want)):
+			t.Fatalf("creation's evidence: %s", live.Evidence)
+		case i == 1 && (d.Unavailable || d.Status != want || d.EndpointName != "churn-prod" || len(d.Events) == 0):
+			t.Fatalf("update's evidence: %s", live.Evidence)
+		}
+	}
+}
