@@ -60,7 +60,7 @@ type AlarmHistoryCursor struct {
 
 const alarmColumns = `id, name, arn, spec, state_value, state_reason, state_reason_data, state_updated_at, state_transitioned_at, config_updated_at, created_at`
 
-func scanAlarm(sc interface{ Scan(...any) error }) (AlarmRow, error) {
+func scanAlarm(sc scanner) (AlarmRow, error) {
 	var a AlarmRow
 	var spec string
 	var su, st, cu, ca int64

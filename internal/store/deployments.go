@@ -27,7 +27,7 @@ type Deployment struct {
 
 const deploymentColumns = `id, endpoint_id, endpoint_arn, endpoint_name, generation, status, started_at, ended_at, record`
 
-func scanDeployment(sc interface{ Scan(...any) error }) (Deployment, error) {
+func scanDeployment(sc scanner) (Deployment, error) {
 	var d Deployment
 	var started, ended int64
 	var record string
@@ -97,14 +97,5 @@ func (s *Store) Deployments(ctx context.Context, endpointARN string, before int6
 	if err != nil {
 		return nil, fmt.Errorf("store: list deployments: %w", err)
 	}
-	defer rows.Close()
-	var out []Deployment
-	for rows.Next() {
-		d, err := scanDeployment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return collect(rows, scanDeployment)
 }

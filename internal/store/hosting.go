@@ -93,7 +93,7 @@ var (
 
 const docColumns = `id, arn, name, created_at, spec`
 
-func scanDoc(sc interface{ Scan(...any) error }) (HostingDoc, error) {
+func scanDoc(sc scanner) (HostingDoc, error) {
 	var d HostingDoc
 	var created int64
 	var spec string
@@ -150,16 +150,7 @@ func (t hostingTable) list(ctx context.Context, s *Store, q HostingQuery) ([]Hos
 	if err != nil {
 		return nil, fmt.Errorf("store: list %ss: %w", t.what, err)
 	}
-	defer rows.Close()
-	var out []HostingDoc
-	for rows.Next() {
-		d, err := scanDoc(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return collect(rows, scanDoc)
 }
 
 // InsertModel stores a new model and sets its ID; an existing ARN is ErrConflict.
@@ -229,7 +220,7 @@ func (tx *Tx) EndpointUsingConfig(ctx context.Context, configName string) (strin
 
 const endpointColumns = `id, arn, name, config_name, desired_config_name, status, failure_reason, generation, created_at, modified_at, state`
 
-func scanEndpoint(sc interface{ Scan(...any) error }) (Endpoint, error) {
+func scanEndpoint(sc scanner) (Endpoint, error) {
 	var e Endpoint
 	var created, modified int64
 	var state string
@@ -324,16 +315,7 @@ func (s *Store) ListEndpoints(ctx context.Context, q HostingQuery) ([]Endpoint, 
 	if err != nil {
 		return nil, fmt.Errorf("store: list endpoints: %w", err)
 	}
-	defer rows.Close()
-	var out []Endpoint
-	for rows.Next() {
-		e, err := scanEndpoint(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return collect(rows, scanEndpoint)
 }
 
 // AllEndpoints returns every endpoint, for the controller's reconcile pass.

@@ -141,7 +141,7 @@ func plFlag(b bool) int {
 const pipelineColumns = `id, arn, name, display_name, description, role_arn, definition, parallelism, status, version_id,
 	client_token, created_at, updated_at, last_run_at, created_by, modified_by`
 
-func scanPipeline(r interface{ Scan(...any) error }) (Pipeline, error) {
+func scanPipeline(r scanner) (Pipeline, error) {
 	var p Pipeline
 	var par int64
 	var created, updated, lastRun int64
@@ -276,7 +276,7 @@ const pipelineExecutionColumns = `id, arn, exec_id, pipeline_id, pipeline_arn, p
 	failure_reason, definition, parameters, parallelism, experiment, selective, client_token, stop_requested, version,
 	created_at, updated_at, ended_at, created_by, modified_by`
 
-func scanPipelineExecution(r interface{ Scan(...any) error }) (PipelineExecution, error) {
+func scanPipelineExecution(r scanner) (PipelineExecution, error) {
 	var e PipelineExecution
 	var par, stop int64
 	var params, exp, by, mby string
@@ -442,7 +442,7 @@ const pipelineStepColumns = `id, execution_id, pipeline_id, name, type, display_
 	metadata, properties, property_files, resource_arn, cache_key, cache_source, callback_token, retry_at, version,
 	first_started_at, started_at, ended_at, updated_at`
 
-func scanPipelineStep(r interface{ Scan(...any) error }) (PipelineStep, error) {
+func scanPipelineStep(r scanner) (PipelineStep, error) {
 	var st PipelineStep
 	var attempt, retryAt, first, started, ended, updated int64
 	var md, props, files string

@@ -21,7 +21,7 @@ type EnvironmentRow struct {
 	UpdatedAt time.Time
 }
 
-func scanEnvironment(r interface{ Scan(...any) error }) (EnvironmentRow, error) {
+func scanEnvironment(r scanner) (EnvironmentRow, error) {
 	var e EnvironmentRow
 	var spec string
 	var c, u int64
@@ -123,7 +123,7 @@ const releaseColumns = `id, release_key, environment, endpoint_name, endpoint_co
 	model_package_group, model_package_version, execution_arn, step_name, approved_by, approved_at, approval_comment, status,
 	failure_reason, evidence, started_at, ended_at, updated_at`
 
-func scanRelease(r interface{ Scan(...any) error }) (ReleaseRow, error) {
+func scanRelease(r scanner) (ReleaseRow, error) {
 	var x ReleaseRow
 	var version, approved, started, ended, updated int64
 	var evidence string
@@ -247,7 +247,7 @@ type TriggerRow struct {
 
 const triggerColumns = `id, name, kind, pipeline, spec, token_hash, event_cursor, next_run_at, created_at, updated_at`
 
-func scanTrigger(r interface{ Scan(...any) error }) (TriggerRow, error) {
+func scanTrigger(r scanner) (TriggerRow, error) {
 	var x TriggerRow
 	var spec string
 	var next, c, u int64

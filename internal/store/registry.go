@@ -124,7 +124,7 @@ func (tx *Tx) forUpdate() string {
 
 const groupColumns = `id, arn, name, description, status, created_at, created_by, latest_version`
 
-func scanGroup(sc interface{ Scan(...any) error }) (ModelPackageGroup, error) {
+func scanGroup(sc scanner) (ModelPackageGroup, error) {
 	var g ModelPackageGroup
 	var created int64
 	var by string
@@ -253,22 +253,13 @@ func (s *Store) ListModelPackageGroups(ctx context.Context, q ModelPackageGroupQ
 	if err != nil {
 		return nil, fmt.Errorf("store: list model package groups: %w", err)
 	}
-	defer rows.Close()
-	var out []ModelPackageGroup
-	for rows.Next() {
-		g, err := scanGroup(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
+	return collect(rows, scanGroup)
 }
 
 const packageColumns = `id, COALESCE(group_id, 0), arn, name, group_name, version, description, approval_status, approval_description, status,
 	created_at, created_by, modified_at, modified_by, customer_metadata, spec, COALESCE(client_token, '')`
 
-func scanPackage(sc interface{ Scan(...any) error }) (ModelPackage, error) {
+func scanPackage(sc scanner) (ModelPackage, error) {
 	var p ModelPackage
 	var created, modified int64
 	var createdBy, modifiedBy, meta, spec string
@@ -457,16 +448,7 @@ func (s *Store) ListModelPackages(ctx context.Context, q ModelPackageQuery) ([]M
 	if err != nil {
 		return nil, fmt.Errorf("store: list model packages: %w", err)
 	}
-	defer rows.Close()
-	var out []ModelPackage
-	for rows.Next() {
-		p, err := scanPackage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return collect(rows, scanPackage)
 }
 
 // queryBuilder assembles the WHERE clause and numbered arguments of a list query.
