@@ -44,6 +44,3 @@ func ParseARN(s string) (ParsedARN, bool) {
 	}
 	return ParsedARN{Partition: parts[1], Service: parts[2], Region: parts[3], AccountID: parts[4], Resource: parts[5]}, true
 }
-
-// IsARN reports whether s looks like an ARN rather than a plain name.
-func IsARN(s string) bool { return strings.HasPrefix(s, "arn:") }

@@ -88,15 +88,6 @@ func (m *Mux) Handle(op string, h Handler) {
 	m.ops[op] = h
 }
 
-// Operations lists the registered operation names.
-func (m *Mux) Operations() []string {
-	out := make([]string, 0, len(m.ops))
-	for op := range m.ops {
-		out = append(out, op)
-	}
-	return out
-}
-
 // ServeHTTP implements the protocol: decode, dispatch, encode, and map errors to AWS shapes.
 func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()

@@ -252,46 +252,14 @@ func (d *demo) runPipeline(ctx context.Context) (string, error) {
 	}
 	d.builds++
 	d.executionArn = aws.ToString(out.PipelineExecutionArn)
-	seen := map[string]types.StepStatus{}
-	for {
-		steps, err := d.sm.ListPipelineExecutionSteps(ctx, &sagemaker.ListPipelineExecutionStepsInput{
-			PipelineExecutionArn: out.PipelineExecutionArn,
-			SortOrder:            types.SortOrderAscending,
-		})
-		if err != nil {
-			return "", err
-		}
-		for _, s := range steps.PipelineExecutionSteps {
-			name := aws.ToString(s.StepName)
-			if seen[name] == s.StepStatus {
-				continue
-			}
-			seen[name] = s.StepStatus
-			switch s.StepStatus {
-			case types.StepStatusSucceeded, types.StepStatusFailed, types.StepStatusStopped:
-				took := ""
-				if s.StartTime != nil && s.EndTime != nil {
-					took = " in " + s.EndTime.Sub(*s.StartTime).Round(time.Millisecond).String()
-				}
-				fmt.Fprintf(d.g.stdout, "      · %-36s %s%s%s\n", name, s.StepStatus, took, stepNote(s))
-			}
-		}
-		desc, err := d.sm.DescribePipelineExecution(ctx, &sagemaker.DescribePipelineExecutionInput{PipelineExecutionArn: out.PipelineExecutionArn})
-		if err != nil {
-			return "", err
-		}
-		switch desc.PipelineExecutionStatus {
-		case types.PipelineExecutionStatusSucceeded:
-			return "execution " + lastSegment(d.executionArn) + " Succeeded", nil
-		case types.PipelineExecutionStatusFailed, types.PipelineExecutionStatusStopped:
-			return "", fmt.Errorf("execution %s %s: %s", lastSegment(d.executionArn), desc.PipelineExecutionStatus, aws.ToString(desc.FailureReason))
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	desc, err := d.follow(ctx, d.executionArn, map[string]types.StepStatus{}, nil)
+	if err != nil {
+		return "", err
 	}
+	if desc.PipelineExecutionStatus != types.PipelineExecutionStatusSucceeded {
+		return "", fmt.Errorf("execution %s %s: %s", lastSegment(d.executionArn), desc.PipelineExecutionStatus, aws.ToString(desc.FailureReason))
+	}
+	return "execution " + lastSegment(d.executionArn) + " Succeeded", nil
 }
 
 // stepNote adds what a person wants to see about a finished step.
@@ -727,7 +695,8 @@ func (d *demo) follow(ctx context.Context, arn string, seen map[string]types.Ste
 				continue
 			}
 			seen[name] = st.StepStatus
-			if st.StepStatus == types.StepStatusSucceeded || st.StepStatus == types.StepStatusFailed {
+			switch st.StepStatus {
+			case types.StepStatusSucceeded, types.StepStatusFailed, types.StepStatusStopped:
 				took := ""
 				if st.StartTime != nil && st.EndTime != nil {
 					took = " in " + st.EndTime.Sub(*st.StartTime).Round(time.Millisecond).String()

@@ -17,7 +17,6 @@ import (
 
 	"github.com/sluice-ml/sluice/internal/config"
 	"github.com/sluice-ml/sluice/internal/server"
-	"github.com/sluice-ml/sluice/internal/store"
 )
 
 // Server is a running test server.
@@ -125,9 +124,6 @@ func (s *Server) Env() []string {
 		"SLUICE_ENDPOINT=" + s.URL(),
 	}
 }
-
-// StoreOf returns the server's store for assertions on persisted state.
-func (s *Server) StoreOf() *store.Store { return s.Store() }
 
 type testWriter struct{ t testing.TB }
 
