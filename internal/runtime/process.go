@@ -253,7 +253,21 @@ func (p *Process) Start(ctx context.Context, spec Spec) (*Handle, error) {
 
 	var cmd *exec.Cmd
 	var status *os.File
-	if iso.Mounts {
+	var threadDone chan struct{}
+	if iso.Mounts && p.mode.threaded() {
+		dir := spec.Command.Dir
+		if dir == "" {
+			dir = OptML
+		}
+		cmd = &exec.Cmd{
+			Path: spec.Command.Path,
+			Args: append([]string{spec.Command.Path}, spec.Command.Args...),
+			Env:  mergeEnv(p.baseEnv, spec.Command.Env, spec.Env, []string{OptMLEnvVar + "=" + OptML}),
+			Dir:  dir,
+		}
+		cmd.SysProcAttr = plainAttr()
+		threadDone = make(chan struct{})
+	} else if iso.Mounts {
 		env := mergeEnv(p.baseEnv, spec.Command.Env, spec.Env, []string{OptMLEnvVar + "=" + OptML})
 		dir := spec.Command.Dir
 		if dir == "" {
@@ -308,13 +322,21 @@ func (p *Process) Start(ctx context.Context, spec Spec) (*Handle, error) {
 	// A job's stray descendants may hold its output pipes after it exits.
 	cmd.WaitDelay = 5 * time.Second
 
-	if err := p.startCmd(cmd); err != nil {
+	if threadDone != nil {
+		is := initSpec{Workspace: spec.Workspace, Loopback: spec.NetworkIsolation}
+		if err := startInThread(is, cmd, threadDone); err != nil {
+			return nil, fmt.Errorf("runtime: start %s: %w", spec.Command.Path, err)
+		}
+	} else if err := p.startCmd(cmd); err != nil {
 		if len(cmd.ExtraFiles) > 0 {
 			cmd.ExtraFiles[0].Close()
 		}
 		return nil, fmt.Errorf("runtime: start %s: %w", spec.Command.Path, err)
 	}
-	h := &Handle{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
+	h := &Handle{cmd: cmd, pid: cmd.Process.Pid, done: threadDone}
+	if h.done == nil {
+		h.done = make(chan struct{})
+	}
 
 	// The context aborts the job, even while the shim is still setting up.
 	stopWatch := context.AfterFunc(ctx, func() { h.signal(syscall.SIGKILL) })

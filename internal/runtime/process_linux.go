@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -20,20 +22,33 @@ type nsMode struct {
 	// userns adds a user namespace that maps the server's user to root, which
 	// lets an unprivileged server create the other namespaces.
 	userns bool
+	// inThread makes the namespaces on a locked OS thread of the server and
+	// starts the job from that thread, with no init shim in between. It saves
+	// re-executing the sluice binary for every job, but needs the privilege to
+	// create the namespaces directly: the kernel refuses a user namespace to a
+	// multi-threaded process.
+	inThread bool
 }
 
 func (m nsMode) String() string {
-	if m.userns {
+	switch {
+	case m.inThread:
+		return "mount namespace made by the server"
+	case m.userns:
 		return "user+mount namespaces"
 	}
 	return "mount namespace"
 }
 
+// threaded reports whether jobs start from a thread that holds their namespaces.
+func (m nsMode) threaded() bool { return m.inThread }
+
 func defaultCandidates() []nsMode {
 	if os.Geteuid() == 0 {
-		// Root needs no user namespace; one may still help inside a container
-		// that lacks CAP_SYS_ADMIN.
-		return []nsMode{{}, {userns: true}}
+		// Root needs no user namespace and no shim; the shim and a user
+		// namespace may still help inside a container that lacks
+		// CAP_SYS_ADMIN.
+		return []nsMode{{inThread: true}, {}, {userns: true}}
 	}
 	return []nsMode{{userns: true}}
 }
@@ -56,6 +71,65 @@ func nsAttr(m nsMode, isolateNet bool) *syscall.SysProcAttr {
 		a.GidMappingsEnableSetgroups = false
 	}
 	return a
+}
+
+// enterNamespaces gives the calling OS thread, which must be locked and is never
+// to run other goroutines again, a private mount namespace with the workspace at
+// /opt/ml and, when asked, an empty network namespace with loopback up; then it
+// runs fn on that thread.
+func enterNamespaces(is initSpec, fn func() error) error {
+	flags := syscall.CLONE_NEWNS | syscall.CLONE_FS
+	if is.Loopback {
+		flags |= syscall.CLONE_NEWNET
+	}
+	if err := syscall.Unshare(flags); err != nil {
+		return fmt.Errorf("creating namespaces: %w", err)
+	}
+	if err := mountWorkspace(is.Workspace); err != nil {
+		return fmt.Errorf("preparing %s: %w", OptML, err)
+	}
+	if is.Loopback {
+		if err := loopbackUp(); err != nil {
+			return fmt.Errorf("network namespace: bringing loopback up: %w", err)
+		}
+	}
+	return fn()
+}
+
+// startInThread starts cmd (its Path still to be looked up in the job's PATH)
+// inside new namespaces made on a dedicated OS thread. The thread stays until
+// done is closed, after the job has been reaped, because the kernel sends a job
+// its death signal when the thread that forked it ends.
+func startInThread(is initSpec, cmd *exec.Cmd, done <-chan struct{}) error {
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: when this goroutine returns, the thread ends and the
+		// namespaces it holds go with it.
+		goruntime.LockOSThread()
+		started := false
+		err := enterNamespaces(is, func() error {
+			if fi, err := os.Stat(cmd.Dir); err != nil {
+				return fmt.Errorf("working directory: %w", err)
+			} else if !fi.IsDir() {
+				return fmt.Errorf("working directory %s is not a directory", cmd.Dir)
+			}
+			path, err := lookPathIn(cmd.Path, envValue(cmd.Env, "PATH"))
+			if err != nil {
+				return err
+			}
+			cmd.Path = path
+			if err := cmd.Start(); err != nil {
+				return err
+			}
+			started = true
+			return nil
+		})
+		errc <- err
+		if started {
+			<-done
+		}
+	}()
+	return <-errc
 }
 
 // plainAttr starts a job without namespaces.
@@ -97,6 +171,20 @@ func (p *Process) probeOne(ctx context.Context, m nsMode, isolateNet bool) error
 	_, _ = rand.Read(token)
 	if err := os.WriteFile(filepath.Join(ws, "probe"), []byte(hex.EncodeToString(token)), 0o644); err != nil {
 		return err
+	}
+	if m.inThread {
+		is := initSpec{Workspace: ws, Loopback: isolateNet, Probe: hex.EncodeToString(token)}
+		errc := make(chan error, 1)
+		go func() {
+			// Never unlocked: the thread ends with this goroutine, and its
+			// namespaces with it.
+			goruntime.LockOSThread()
+			errc <- enterNamespaces(is, func() error {
+				_, err := probeCheck(is)
+				return err
+			})
+		}()
+		return <-errc
 	}
 
 	r, w, err := os.Pipe()

@@ -460,6 +460,7 @@ func TestProcessProbeFailsWithoutShim(t *testing.T) {
 	// A binary that does not implement runtime-init: jobs fall back to plain
 	// processes and network isolation is refused.
 	p := newProcess(t, ProcessConfig{InitPath: "/bin/false"})
+	p.candidates = slices.DeleteFunc(p.candidates, nsMode.threaded)
 	iso := p.Isolation(context.Background())
 	if iso.Mounts || iso.Network || !strings.Contains(iso.Reason, "/bin/false") {
 		t.Fatalf("Isolation = %+v, want none, naming the init binary", iso)
@@ -508,4 +509,92 @@ func TestProcessJobDiesWithServer(t *testing.T) {
 		t.Logf("server stderr: %s", stderr.String())
 		syscall.Kill(job, syscall.SIGKILL)
 	}
+}
+
+// TestProcessInitShim runs jobs through the init shim, which a server that may not create
+// namespaces itself (one that is not root) relies on.
+func TestProcessInitShim(t *testing.T) {
+	p := newProcess(t, ProcessConfig{})
+	p.candidates = []nsMode{{}}
+	if iso := p.Isolation(context.Background()); !iso.Mounts || !iso.Network {
+		t.Skipf("SKIPPED: this host cannot give jobs namespaces through the shim: %s", iso.Reason)
+	}
+	if p.mode.threaded() {
+		t.Fatalf("mode %v, want the init shim", p.mode)
+	}
+	ws := t.TempDir()
+	writeFile(t, filepath.Join(ws, "input/config/hyperparameters.json"), `{"eta":"0.2"}`)
+	tests := []struct {
+		name     string
+		spec     Spec
+		wantCode int
+		wantOut  string
+	}{
+		{"workspace at /opt/ml", Spec{Command: helper(t, "cat", "/opt/ml/input/config/hyperparameters.json")}, 0, `{"eta":"0.2"}`},
+		{"working directory", Spec{Command: helper(t, "pwd")}, 0, "/opt/ml\n"},
+		{"isolated job has loopback", Spec{Command: helper(t, "loopback"), NetworkIsolation: true}, 0, "connected\n"},
+		{"exit code", Spec{Command: helper(t, "exit", "7")}, 7, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.spec.Workspace = ws
+			exit, out, errOut := run(t, p, tt.spec)
+			if exit.Code != tt.wantCode || out != tt.wantOut {
+				t.Errorf("exit %+v, stdout %q (stderr %q), want code %d, stdout %q", exit, out, errOut, tt.wantCode, tt.wantOut)
+			}
+		})
+	}
+	_, err := p.Start(context.Background(), Spec{Command: Command{Path: "no-such-program-sluice"}, Workspace: ws})
+	if err == nil || !strings.Contains(err.Error(), "not found in the job's PATH") {
+		t.Errorf("Start of a missing program: %v, want it named as not found in the job's PATH", err)
+	}
+}
+
+// TestProcessReleasesThreads checks that a root server, which holds each job's namespaces
+// in an OS thread of its own, lets those threads go when the jobs end.
+func TestProcessReleasesThreads(t *testing.T) {
+	p := nsProcess(t)
+	if !p.mode.threaded() {
+		t.Skipf("SKIPPED: jobs start through the init shim here (%v), not from threads of the server", p.mode)
+	}
+	ws := t.TempDir()
+	run(t, p, Spec{Command: Command{Path: "/bin/true"}, Workspace: ws})
+	before := threadCount(t)
+	const jobs = 40
+	for range jobs {
+		if exit, _, errOut := run(t, p, Spec{Command: Command{Path: "/bin/true"}, Workspace: ws, NetworkIsolation: true}); exit.Code != 0 {
+			t.Fatalf("exit %+v, stderr %q", exit, errOut)
+		}
+	}
+	// A released thread may take a moment to be torn down.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		after := threadCount(t)
+		if after < before+jobs/2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("threads went from %d to %d over %d jobs: the jobs' threads were kept", before, after, jobs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func threadCount(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no Threads line in /proc/self/status")
+	return 0
 }

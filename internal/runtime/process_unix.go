@@ -4,6 +4,8 @@ package runtime
 
 import (
 	"context"
+	"errors"
+	"os/exec"
 	"syscall"
 )
 
@@ -25,4 +27,11 @@ func waitExited(int) bool { return false }
 
 func signalGroup(pid int, sig syscall.Signal) {
 	_ = syscall.Kill(-pid, sig)
+}
+
+// threaded is false: there are no namespaces to hold in a thread here.
+func (nsMode) threaded() bool { return false }
+
+func startInThread(initSpec, *exec.Cmd, <-chan struct{}) error {
+	return errors.New("runtime: namespaces are Linux-only")
 }

@@ -2,7 +2,9 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"syscall"
 )
 
@@ -27,4 +29,11 @@ func signalGroup(pid int, _ syscall.Signal) {
 	if p, err := os.FindProcess(pid); err == nil {
 		_ = p.Kill()
 	}
+}
+
+// threaded is false: there are no namespaces to hold in a thread here.
+func (nsMode) threaded() bool { return false }
+
+func startInThread(initSpec, *exec.Cmd, <-chan struct{}) error {
+	return errors.New("runtime: namespaces are Linux-only")
 }
