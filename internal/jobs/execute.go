@@ -42,6 +42,11 @@ type execution struct {
 	ml             string // the job's /opt/ml
 	log            *logSink
 	metrics        *metricScanner
+	// written are the files the runner wrote into the workspace, dirs the skeleton folders
+	// it made, and stale the files a reused workspace held that are not yet written again.
+	written map[string]os.FileInfo
+	dirs    []string
+	stale   map[string]bool
 }
 
 // outcome is how an execution ended.
@@ -108,11 +113,8 @@ func (r *Runner) execute(runCtx, jobCtx context.Context, j store.Job, a *active)
 // begin prepares a fresh workspace and opens the log.
 func (x *execution) begin(metrics *metricScanner) error {
 	x.metrics = metrics
-	if err := os.RemoveAll(x.ml); err != nil {
-		return fmt.Errorf("clear the workspace: %w", err)
-	}
-	if err := os.MkdirAll(x.ml, 0o755); err != nil {
-		return fmt.Errorf("create the workspace: %w", err)
+	if err := x.prepareWorkspace(); err != nil {
+		return err
 	}
 	log, err := openLog(filepath.Join(x.dir, "log"), metrics, x.r.now)
 	if err != nil {
@@ -185,6 +187,9 @@ func (x *execution) stage(uri, dataType, dir string) error {
 
 // runProcess starts the job's process, records the start, and waits for the end.
 func (x *execution) runProcess(cmd runtime.Command, env []string, isolate bool, maxRuntime int32, runStep, runMsg string) (runtime.Exit, time.Time, error) {
+	if err := x.settle(); err != nil {
+		return runtime.Exit{}, time.Time{}, err
+	}
 	spec := runtime.Spec{
 		Command:          cmd,
 		Workspace:        x.ml,
@@ -306,7 +311,7 @@ func (r *Runner) finish(ctx context.Context, x *execution, out outcome) {
 		r.log.Error("jobs: recording the end of a job", "job", x.arn, slog.Any("error", err))
 		return
 	}
-	if err := os.RemoveAll(x.ml); err != nil {
+	if err := x.releaseWorkspace(); err != nil {
 		r.log.Warn("jobs: removing a job's workspace", "job", x.arn, slog.Any("error", err))
 	}
 }

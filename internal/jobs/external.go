@@ -105,6 +105,9 @@ func (x *execution) external(ex Executor, spec json.RawMessage) (outcome, error)
 	if err := x.begin(nil); err != nil {
 		return outcome{}, err
 	}
+	if err := x.settle(); err != nil {
+		return outcome{}, err
+	}
 	res := ex.Execute(&Run{x: x, spec: spec})
 	if x.runCtx.Err() != nil {
 		return outcome{}, x.runCtx.Err() // the server is stopping: the next start runs it again

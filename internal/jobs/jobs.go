@@ -168,6 +168,8 @@ type Runner struct {
 	running bool
 	// executors run the kinds the runner does not run itself (RegisterExecutor).
 	executors map[Kind]Executor
+	// spares are cleaned workspaces of finished jobs, for the next jobs to reuse.
+	spares *spares
 }
 
 // active is a job this runner is executing.
@@ -237,7 +239,12 @@ func New(cfg Config) (*Runner, error) {
 			return nil, err
 		}
 	}
+	sp, err := newSpares(cfg.Dir, cfg.Slots)
+	if err != nil {
+		return nil, err
+	}
 	return &Runner{
+		spares: sp,
 		cfg:    cfg,
 		store:  cfg.Store,
 		blob:   cfg.Blob,

@@ -155,7 +155,7 @@ func (x *execution) processing(j store.Job) (outcome, error) {
 	}
 	// /opt/ml/output receives the failure reason (output/failure) and the exit message
 	// (output/message) the job may write.
-	if err := os.MkdirAll(filepath.Join(x.ml, "output"), 0o755); err != nil {
+	if err := x.mkdirs("output"); err != nil {
 		return outcome{}, err
 	}
 	outputs := processingOutputs(&spec)
@@ -172,10 +172,10 @@ func (x *execution) processing(j store.Job) (outcome, error) {
 	if spec.ProcessingResources != nil && spec.ProcessingResources.ClusterConfig != nil {
 		instanceType = spec.ProcessingResources.ClusterConfig.InstanceType
 	}
-	if err := writeJSON(x.ml, "config/processingjobconfig.json", processingConfig{ProcessingJobArn: x.arn, ProcessingJobSpec: spec}); err != nil {
+	if err := x.writeJSON("config/processingjobconfig.json", processingConfig{ProcessingJobArn: x.arn, ProcessingJobSpec: spec}); err != nil {
 		return outcome{}, err
 	}
-	if err := writeJSON(x.ml, "config/resourceconfig.json", runtime.SingleHost(instanceType)); err != nil {
+	if err := x.writeJSON("config/resourceconfig.json", runtime.SingleHost(instanceType)); err != nil {
 		return outcome{}, err
 	}
 	app := spec.AppSpecification
@@ -258,17 +258,13 @@ func (x *execution) uploadDir(dir string, prefix blob.URI) error {
 	return err
 }
 
-// writeJSON writes v to a file below the workspace.
-func writeJSON(ml, rel string, v any) error {
+// writeJSON writes v to a file of the workspace (rel is a slash path).
+func (x *execution) writeJSON(rel string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	p := filepath.Join(ml, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(p, b, 0o644)
+	return x.writeFile(rel, b)
 }
 
 // underDir reports whether p (cleaned) is dir or below it.

@@ -162,10 +162,8 @@ func (x *execution) training(j store.Job) (outcome, error) {
 	if err := x.step(SecondaryDownloading, "Downloading input data", x.r.now().UTC(), nil); err != nil {
 		return outcome{}, err
 	}
-	for _, d := range []string{"model", "output/data", "input/data", "code"} {
-		if err := os.MkdirAll(filepath.Join(x.ml, filepath.FromSlash(d)), 0o755); err != nil {
-			return outcome{}, err
-		}
+	if err := x.mkdirs("model", "output/data", "input/data", "code"); err != nil {
+		return outcome{}, err
 	}
 	abort := func(format string, args ...any) (outcome, error) {
 		switch {
@@ -212,7 +210,7 @@ func (x *execution) training(j store.Job) (outcome, error) {
 		"input/config/inputdataconfig.json":   channels,
 		"input/config/trainingjobconfig.json": trainingConfig{TrainingJobArn: x.arn, TrainingJobSpec: spec},
 	} {
-		if err := writeJSON(x.ml, rel, v); err != nil {
+		if err := x.writeJSON(rel, v); err != nil {
 			return outcome{}, err
 		}
 	}
