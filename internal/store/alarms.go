@@ -142,7 +142,7 @@ func alarmUpdated(res sql.Result, err error, name string) error {
 
 // Alarms lists every alarm, by name.
 func (s *Store) Alarms(ctx context.Context) ([]AlarmRow, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+alarmColumns+` FROM alarms ORDER BY name`)
+	rows, err := s.reads().QueryContext(ctx, `SELECT `+alarmColumns+` FROM alarms ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("store: list alarms: %w", err)
 	}
@@ -207,7 +207,7 @@ func (s *Store) AlarmHistory(ctx context.Context, q AlarmHistoryQuery) ([]AlarmH
 		limit = 100
 	}
 	query += fmt.Sprintf(" ORDER BY time %s, id %s LIMIT %s", dir, dir, arg(limit))
-	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	rows, err := s.reads().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: alarm history: %w", err)
 	}

@@ -68,14 +68,14 @@ func (tx *Tx) UpdateDeployment(ctx context.Context, d Deployment) error {
 
 // DeploymentOf returns the deployment of an endpoint generation.
 func (s *Store) DeploymentOf(ctx context.Context, endpointID, generation int64) (Deployment, error) {
-	d, err := scanDeployment(s.rdb.QueryRowContext(ctx, `SELECT `+deploymentColumns+` FROM deployments WHERE endpoint_id = $1 AND generation = $2`,
+	d, err := scanDeployment(s.reads().QueryRowContext(ctx, `SELECT `+deploymentColumns+` FROM deployments WHERE endpoint_id = $1 AND generation = $2`,
 		endpointID, generation))
 	return d, notFound(err, "deployment")
 }
 
 // Deployment returns a deployment by ID.
 func (s *Store) Deployment(ctx context.Context, id int64) (Deployment, error) {
-	d, err := scanDeployment(s.rdb.QueryRowContext(ctx, `SELECT `+deploymentColumns+` FROM deployments WHERE id = $1`, id))
+	d, err := scanDeployment(s.reads().QueryRowContext(ctx, `SELECT `+deploymentColumns+` FROM deployments WHERE id = $1`, id))
 	return d, notFound(err, "deployment")
 }
 
@@ -93,7 +93,7 @@ func (s *Store) Deployments(ctx context.Context, endpointARN string, before int6
 	if limit > 0 {
 		q += fmt.Sprintf(` LIMIT %d`, limit)
 	}
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	rows, err := s.reads().QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list deployments: %w", err)
 	}

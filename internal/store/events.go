@@ -40,7 +40,7 @@ func (tx *Tx) AppendEvent(ctx context.Context, ev Event) error {
 
 // EventsAfter lists up to limit events with ID > after, oldest first.
 func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]Event, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, time, source, detail_type, resources, detail FROM events WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	rows, err := s.reads().QueryContext(ctx, `SELECT id, time, source, detail_type, resources, detail FROM events WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: list events: %w", err)
 	}

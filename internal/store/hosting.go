@@ -146,7 +146,7 @@ func (t hostingTable) list(ctx context.Context, s *Store, q HostingQuery) ([]Hos
 	if err := b.keyset(sortCol, byName, q.Descending, q.After); err != nil {
 		return nil, err
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+docColumns+` FROM `+t.table+b.sql(sortCol, q.Descending, q.Limit), b.args...)
+	rows, err := s.reads().QueryContext(ctx, `SELECT `+docColumns+` FROM `+t.table+b.sql(sortCol, q.Descending, q.Limit), b.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list %ss: %w", t.what, err)
 	}
@@ -160,7 +160,7 @@ func (tx *Tx) InsertModel(ctx context.Context, d *HostingDoc) error {
 
 // Model reads a model by ARN.
 func (s *Store) Model(ctx context.Context, arn string) (HostingDoc, error) {
-	return modelsTable.get(ctx, s.rdb, arn)
+	return modelsTable.get(ctx, s.reads(), arn)
 }
 
 // Model reads a model by ARN inside the transaction.
@@ -186,7 +186,7 @@ func (tx *Tx) InsertEndpointConfig(ctx context.Context, d *HostingDoc) error {
 
 // EndpointConfig reads an endpoint config by ARN.
 func (s *Store) EndpointConfig(ctx context.Context, arn string) (HostingDoc, error) {
-	return configsTable.get(ctx, s.rdb, arn)
+	return configsTable.get(ctx, s.reads(), arn)
 }
 
 // EndpointConfig reads an endpoint config by ARN inside the transaction.
@@ -248,7 +248,7 @@ func (tx *Tx) InsertEndpoint(ctx context.Context, e *Endpoint) error {
 
 // Endpoint reads an endpoint by ARN.
 func (s *Store) Endpoint(ctx context.Context, arn string) (Endpoint, error) {
-	e, err := scanEndpoint(s.rdb.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints WHERE arn = $1`, arn))
+	e, err := scanEndpoint(s.reads().QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints WHERE arn = $1`, arn))
 	return e, notFound(err, "endpoint")
 }
 
@@ -311,7 +311,7 @@ func (s *Store) ListEndpoints(ctx context.Context, q HostingQuery) ([]Endpoint, 
 	if err := b.keyset(sortCol, text, q.Descending, q.After); err != nil {
 		return nil, err
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+endpointColumns+` FROM endpoints`+b.sql(sortCol, q.Descending, q.Limit), b.args...)
+	rows, err := s.reads().QueryContext(ctx, `SELECT `+endpointColumns+` FROM endpoints`+b.sql(sortCol, q.Descending, q.Limit), b.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list endpoints: %w", err)
 	}

@@ -129,7 +129,7 @@ func (tx *Tx) UpdateJob(ctx context.Context, j *Job) error {
 
 // Job returns the job with this ARN, or ErrNotFound.
 func (s *Store) Job(ctx context.Context, arn string) (Job, error) {
-	return getJob(ctx, s.rdb, `SELECT `+jobColumns+` FROM jobs WHERE arn = $1`, arn)
+	return getJob(ctx, s.reads(), `SELECT `+jobColumns+` FROM jobs WHERE arn = $1`, arn)
 }
 
 // JobForUpdate reads a job inside a write transaction, locking its row on PostgreSQL so that
@@ -174,12 +174,12 @@ func queryJobs(ctx context.Context, q Querier, query string, args ...any) ([]Job
 // JobsNamed returns the jobs of every kind with this name (compared case-insensitively, as
 // SageMaker names are), oldest first.
 func (s *Store) JobsNamed(ctx context.Context, name string) ([]Job, error) {
-	return queryJobs(ctx, s.rdb, `SELECT `+jobColumns+` FROM jobs WHERE LOWER(name) = $1 ORDER BY id`, strings.ToLower(name))
+	return queryJobs(ctx, s.reads(), `SELECT `+jobColumns+` FROM jobs WHERE LOWER(name) = $1 ORDER BY id`, strings.ToLower(name))
 }
 
 // JobsInPhase lists the jobs in a phase, oldest first.
 func (s *Store) JobsInPhase(ctx context.Context, phase string) ([]Job, error) {
-	return queryJobs(ctx, s.rdb, `SELECT `+jobColumns+` FROM jobs WHERE phase = $1 ORDER BY id`, phase)
+	return queryJobs(ctx, s.reads(), `SELECT `+jobColumns+` FROM jobs WHERE phase = $1 ORDER BY id`, phase)
 }
 
 // ClaimJobs moves up to limit queued jobs, oldest first, to the running phase under owner and
@@ -319,5 +319,5 @@ func (s *Store) ListJobs(ctx context.Context, q JobQuery) ([]Job, error) {
 	if q.Limit > 0 {
 		query += " LIMIT " + arg(q.Limit)
 	}
-	return queryJobs(ctx, s.rdb, query, args...)
+	return queryJobs(ctx, s.reads(), query, args...)
 }

@@ -53,7 +53,7 @@ func (s *Store) AccessKey(ctx context.Context, id string) (AccessKey, error) {
 
 // AccessKeys lists every key, oldest first.
 func (s *Store) AccessKeys(ctx context.Context) ([]AccessKey, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT access_key_id, secret, name, is_root, created_at FROM access_keys ORDER BY created_at, access_key_id`)
+	rows, err := s.reads().QueryContext(ctx, `SELECT access_key_id, secret, name, is_root, created_at FROM access_keys ORDER BY created_at, access_key_id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: list access keys: %w", err)
 	}

@@ -63,7 +63,8 @@ func (s *Store) migrate(ctx context.Context) error {
 			}
 			text := dialectTypes[s.dialect].Replace(string(b))
 			for _, stmt := range splitStatements(text) {
-				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				// Run once: not worth a place in the statement cache.
+				if _, err := tx.Tx.ExecContext(ctx, stmt); err != nil {
 					return fmt.Errorf("store: migration %s: %w\n%s", version, err, stmt)
 				}
 			}

@@ -206,7 +206,7 @@ func (tx *Tx) DeletePipeline(ctx context.Context, id int64) error {
 
 // Pipeline returns the pipeline with this ARN, or ErrNotFound.
 func (s *Store) Pipeline(ctx context.Context, arn string) (Pipeline, error) {
-	return getPipeline(ctx, s.rdb, `SELECT `+pipelineColumns+` FROM pipelines WHERE arn = $1`, arn)
+	return getPipeline(ctx, s.reads(), `SELECT `+pipelineColumns+` FROM pipelines WHERE arn = $1`, arn)
 }
 
 // PipelineForUpdate reads a pipeline inside a write transaction, locking its row on PostgreSQL.
@@ -254,7 +254,7 @@ func (s *Store) ListPipelines(ctx context.Context, q PipelineQuery) ([]Pipeline,
 	}
 	query := `SELECT ` + pipelineColumns + ` FROM pipelines`
 	query += w.page(col, !q.SortByName, q.Descending, q.After, q.Limit)
-	rows, err := s.rdb.QueryContext(ctx, query, w.args...)
+	rows, err := s.reads().QueryContext(ctx, query, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list pipelines: %w", err)
 	}
@@ -336,7 +336,7 @@ func (tx *Tx) UpdatePipelineExecution(ctx context.Context, e *PipelineExecution)
 
 // PipelineExecution returns the execution with this ARN, or ErrNotFound.
 func (s *Store) PipelineExecution(ctx context.Context, arn string) (PipelineExecution, error) {
-	return getPipelineExecution(ctx, s.rdb, `SELECT `+pipelineExecutionColumns+` FROM pipeline_executions WHERE arn = $1`, arn)
+	return getPipelineExecution(ctx, s.reads(), `SELECT `+pipelineExecutionColumns+` FROM pipeline_executions WHERE arn = $1`, arn)
 }
 
 // PipelineExecutionForUpdate reads an execution inside a write transaction, locking its row on
@@ -393,7 +393,7 @@ func (s *Store) PipelineExecutionsInStatus(ctx context.Context, statuses ...stri
 	for i, st := range statuses {
 		ph[i] = w.arg(st)
 	}
-	return queryPipelineExecutions(ctx, s.rdb, `SELECT `+pipelineExecutionColumns+` FROM pipeline_executions WHERE status IN (`+strings.Join(ph, ", ")+`) ORDER BY id`, w.args...)
+	return queryPipelineExecutions(ctx, s.reads(), `SELECT `+pipelineExecutionColumns+` FROM pipeline_executions WHERE status IN (`+strings.Join(ph, ", ")+`) ORDER BY id`, w.args...)
 }
 
 // CountPipelineExecutions counts a pipeline's executions in any of the statuses.
@@ -433,7 +433,7 @@ func (s *Store) ListPipelineExecutions(ctx context.Context, q PipelineExecutionQ
 		col = "arn"
 	}
 	query := `SELECT ` + pipelineExecutionColumns + ` FROM pipeline_executions` + w.page(col, !q.SortByARN, q.Descending, q.After, q.Limit)
-	return queryPipelineExecutions(ctx, s.rdb, query, w.args...)
+	return queryPipelineExecutions(ctx, s.reads(), query, w.args...)
 }
 
 // ---- steps
@@ -529,7 +529,7 @@ func getPipelineStep(ctx context.Context, q Querier, query string, args ...any) 
 
 // PipelineSteps returns every step row of an execution, in the order they started.
 func (s *Store) PipelineSteps(ctx context.Context, executionID int64) ([]PipelineStep, error) {
-	return queryPipelineSteps(ctx, s.rdb, `SELECT `+pipelineStepColumns+` FROM pipeline_steps WHERE execution_id = $1 ORDER BY id`, executionID)
+	return queryPipelineSteps(ctx, s.reads(), `SELECT `+pipelineStepColumns+` FROM pipeline_steps WHERE execution_id = $1 ORDER BY id`, executionID)
 }
 
 // PipelineSteps reads every step row of an execution inside a transaction.
@@ -539,7 +539,7 @@ func (tx *Tx) PipelineSteps(ctx context.Context, executionID int64) ([]PipelineS
 
 // PipelineStep returns one step of an execution by name, or ErrNotFound.
 func (s *Store) PipelineStep(ctx context.Context, executionID int64, name string) (PipelineStep, error) {
-	return getPipelineStep(ctx, s.rdb, `SELECT `+pipelineStepColumns+` FROM pipeline_steps WHERE execution_id = $1 AND name = $2`, executionID, name)
+	return getPipelineStep(ctx, s.reads(), `SELECT `+pipelineStepColumns+` FROM pipeline_steps WHERE execution_id = $1 AND name = $2`, executionID, name)
 }
 
 // PipelineStepByToken finds the Callback step waiting with this token inside a write
@@ -562,7 +562,7 @@ func (tx *Tx) PipelineExecutionByID(ctx context.Context, id int64) (PipelineExec
 // limit), together with the ARN of its execution. Only steps that ran count: a cache hit does
 // not renew the window of the run it reused. No such run is ErrNotFound.
 func (s *Store) CachedPipelineStep(ctx context.Context, pipelineID int64, name, cacheKey string, notBefore time.Time) (PipelineStep, string, error) {
-	row := s.rdb.QueryRowContext(ctx, `SELECT `+plPrefixColumns("s.", pipelineStepColumns)+`, e.arn FROM pipeline_steps s
+	row := s.reads().QueryRowContext(ctx, `SELECT `+plPrefixColumns("s.", pipelineStepColumns)+`, e.arn FROM pipeline_steps s
 		JOIN pipeline_executions e ON e.id = s.execution_id
 		WHERE s.pipeline_id = $1 AND s.name = $2 AND s.cache_key = $3 AND s.status = 'Succeeded' AND s.cache_source = '' AND s.ended_at >= $4
 		ORDER BY s.ended_at DESC, s.id DESC LIMIT 1`, pipelineID, name, cacheKey, Nanos(notBefore))
@@ -617,14 +617,14 @@ func (s *Store) ListPipelineSteps(ctx context.Context, q PipelineStepQuery) ([]P
 	if q.Limit > 0 {
 		query += ` LIMIT ` + w.arg(q.Limit)
 	}
-	return queryPipelineSteps(ctx, s.rdb, query, w.args...)
+	return queryPipelineSteps(ctx, s.reads(), query, w.args...)
 }
 
 // LatestEventID returns the id of the newest event in the outbox (0 when it is empty), the
 // cursor from which a follower sees only what happens next.
 func (s *Store) LatestEventID(ctx context.Context) (int64, error) {
 	var id sql.NullInt64
-	if err := s.rdb.QueryRowContext(ctx, `SELECT MAX(id) FROM events`).Scan(&id); err != nil {
+	if err := s.reads().QueryRowContext(ctx, `SELECT MAX(id) FROM events`).Scan(&id); err != nil {
 		return 0, fmt.Errorf("store: latest event: %w", err)
 	}
 	return id.Int64, nil

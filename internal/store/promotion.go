@@ -52,7 +52,7 @@ func (tx *Tx) PutEnvironment(ctx context.Context, e *EnvironmentRow) error {
 
 // Environment reads an environment by name, or ErrNotFound.
 func (s *Store) Environment(ctx context.Context, name string) (EnvironmentRow, error) {
-	e, err := scanEnvironment(s.rdb.QueryRowContext(ctx, `SELECT id, name, spec, created_at, updated_at FROM environments WHERE name = $1`, name))
+	e, err := scanEnvironment(s.reads().QueryRowContext(ctx, `SELECT id, name, spec, created_at, updated_at FROM environments WHERE name = $1`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, fmt.Errorf("store: environment %q: %w", name, ErrNotFound)
 	}
@@ -64,7 +64,7 @@ func (s *Store) Environment(ctx context.Context, name string) (EnvironmentRow, e
 
 // Environments lists every environment by name.
 func (s *Store) Environments(ctx context.Context) ([]EnvironmentRow, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, name, spec, created_at, updated_at FROM environments ORDER BY name`)
+	rows, err := s.reads().QueryContext(ctx, `SELECT id, name, spec, created_at, updated_at FROM environments ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("store: list environments: %w", err)
 	}
@@ -178,7 +178,7 @@ func (tx *Tx) SupersedeReleases(ctx context.Context, environment, endpoint, from
 
 // ReleaseByKey reads a release by its key, or ErrNotFound.
 func (s *Store) ReleaseByKey(ctx context.Context, key string) (ReleaseRow, error) {
-	x, err := scanRelease(s.rdb.QueryRowContext(ctx, `SELECT `+releaseColumns+` FROM releases WHERE release_key = $1`, key))
+	x, err := scanRelease(s.reads().QueryRowContext(ctx, `SELECT `+releaseColumns+` FROM releases WHERE release_key = $1`, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return x, fmt.Errorf("store: release %q: %w", key, ErrNotFound)
 	}
@@ -210,7 +210,7 @@ func (s *Store) ListReleases(ctx context.Context, q ReleaseQuery) ([]ReleaseRow,
 	if q.Limit > 0 {
 		query += ` LIMIT ` + w.arg(q.Limit)
 	}
-	rows, err := s.rdb.QueryContext(ctx, query, w.args...)
+	rows, err := s.reads().QueryContext(ctx, query, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list releases: %w", err)
 	}
@@ -272,7 +272,7 @@ func (tx *Tx) InsertTrigger(ctx context.Context, x *TriggerRow) error {
 
 // Trigger reads a trigger by name, or ErrNotFound.
 func (s *Store) Trigger(ctx context.Context, name string) (TriggerRow, error) {
-	x, err := scanTrigger(s.rdb.QueryRowContext(ctx, `SELECT `+triggerColumns+` FROM triggers WHERE name = $1`, name))
+	x, err := scanTrigger(s.reads().QueryRowContext(ctx, `SELECT `+triggerColumns+` FROM triggers WHERE name = $1`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return x, fmt.Errorf("store: trigger %q: %w", name, ErrNotFound)
 	}
@@ -288,7 +288,7 @@ func (s *Store) Triggers(ctx context.Context, kind string) ([]TriggerRow, error)
 	if kind != "" {
 		w.add("kind = " + w.arg(kind))
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+triggerColumns+` FROM triggers`+w.sql()+` ORDER BY name`, w.args...)
+	rows, err := s.reads().QueryContext(ctx, `SELECT `+triggerColumns+` FROM triggers`+w.sql()+` ORDER BY name`, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list triggers: %w", err)
 	}
@@ -356,7 +356,7 @@ func (tx *Tx) InsertTriggerFiring(ctx context.Context, f *TriggerFiring) error {
 
 // TriggerFirings lists a trigger's firings, newest first.
 func (s *Store) TriggerFirings(ctx context.Context, trigger string, limit int) ([]TriggerFiring, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, trigger_name, delivery_key, execution_arn, reason, fired_at FROM trigger_firings
+	rows, err := s.reads().QueryContext(ctx, `SELECT id, trigger_name, delivery_key, execution_arn, reason, fired_at FROM trigger_firings
 		WHERE trigger_name = $1 ORDER BY id DESC LIMIT $2`, trigger, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: list trigger firings: %w", err)
@@ -397,7 +397,7 @@ func (s *Store) GateSteps(ctx context.Context, stepType string, pending bool, li
 	if limit > 0 {
 		query += ` LIMIT ` + w.arg(limit)
 	}
-	rows, err := s.rdb.QueryContext(ctx, query, w.args...)
+	rows, err := s.reads().QueryContext(ctx, query, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list gate steps: %w", err)
 	}

@@ -332,9 +332,11 @@ func TestLatestApprovedUsesIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 		q := `SELECT id FROM model_packages WHERE group_id = (SELECT id FROM model_package_groups WHERE arn = $1) AND approval_status = $2 ORDER BY created_at DESC, id DESC LIMIT 2`
-		db, ok := s.Read().(*sql.DB)
+		db, ok := s.Read().(interface {
+			Conn(context.Context) (*sql.Conn, error)
+		})
 		if !ok {
-			t.Fatalf("Read() is %T, want *sql.DB", s.Read())
+			t.Fatalf("Read() is %T, which gives no connection of its own", s.Read())
 		}
 		conn, err := db.Conn(ctx)
 		if err != nil {

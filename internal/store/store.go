@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
@@ -49,7 +50,8 @@ type Store struct {
 	mu      sync.Mutex
 	waiters []chan struct{}
 	// stmts caches prepared statements on SQLite, keyed by pool and SQL text (see prepared).
-	stmts sync.Map
+	stmts  sync.Map
+	nstmts atomic.Int64
 }
 
 // Open connects to the database named by dsn and applies pending migrations. An empty dsn or a
@@ -159,7 +161,7 @@ type Querier interface {
 }
 
 // Read returns the pool for reads outside a transaction.
-func (s *Store) Read() Querier { return s.rdb }
+func (s *Store) Read() Querier { return s.reads() }
 
 // Tx is one write transaction. Events appended to it are committed with the state change they
 // announce (the outbox).

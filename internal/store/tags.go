@@ -43,7 +43,7 @@ func (tx *Tx) DeleteAllTags(ctx context.Context, arn string) error {
 
 // Tags lists arn's tags in key order, starting after the key afterKey ("" for the start).
 func (s *Store) Tags(ctx context.Context, arn, afterKey string, limit int) ([]Tag, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT key, value FROM tags WHERE arn = $1 AND key > $2 ORDER BY key LIMIT $3`, arn, afterKey, limit)
+	rows, err := s.reads().QueryContext(ctx, `SELECT key, value FROM tags WHERE arn = $1 AND key > $2 ORDER BY key LIMIT $3`, arn, afterKey, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: list tags: %w", err)
 	}
@@ -77,7 +77,7 @@ func (s *Store) ResourceExists(ctx context.Context, kind, arn string) (bool, err
 		return false, nil
 	}
 	var n int
-	err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+t[0]+` WHERE `+t[1]+` = $1`, arn).Scan(&n)
+	err := s.reads().QueryRowContext(ctx, `SELECT COUNT(*) FROM `+t[0]+` WHERE `+t[1]+` = $1`, arn).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("store: check resource: %w", err)
 	}

@@ -54,7 +54,7 @@ func (tx *Tx) InsertTransformFiles(ctx context.Context, files []TransformFile) e
 
 // TransformFiles returns a job's input files in listing order.
 func (s *Store) TransformFiles(ctx context.Context, jobARN string) ([]TransformFile, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+transformFileColumns+` FROM transform_files WHERE job_arn = $1 ORDER BY seq`, jobARN)
+	rows, err := s.reads().QueryContext(ctx, `SELECT `+transformFileColumns+` FROM transform_files WHERE job_arn = $1 ORDER BY seq`, jobARN)
 	if err != nil {
 		return nil, fmt.Errorf("store: list transform files: %w", err)
 	}
