@@ -107,8 +107,8 @@ type ModelService interface {
 
 // Defaults of EngineConfig.
 const (
-	// DefaultBucket receives the outputs that a definition leaves to the service: processing
-	// outputs without an S3Uri and training jobs without an OutputDataConfig, under
+	// DefaultBucket is created when the engine starts, for the examples' data and models, and
+	// receives the outputs a Sluice:EndpointTest step's job leaves without a location, under
 	// s3://sluice-default/<pipeline>/<execution id>/<step>/.
 	DefaultBucket = "sluice-default"
 	// DefaultPoll is how often the engine looks for executions started by other replicas and
@@ -137,7 +137,7 @@ type EngineConfig struct {
 	// Region and AccountID go into ARNs.
 	Region    string
 	AccountID string
-	// DefaultBucket is where outputs left to the service go; default DefaultBucket.
+	// DefaultBucket is the engine's default bucket; default DefaultBucket.
 	DefaultBucket string
 	// MaxParallelSteps bounds the steps of one execution that run at once when neither the
 	// pipeline nor the execution sets ParallelismConfiguration; 0 means no bound.

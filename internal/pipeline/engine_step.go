@@ -230,7 +230,7 @@ func (a *attempt) argumentMap(ctx context.Context) (map[string]any, error) {
 	return m, nil
 }
 
-// outputPrefix is where outputs the definition leaves to the service go:
+// outputPrefix is the step's folder in the default bucket:
 // s3://<default bucket>/<pipeline>/<execution id>/<step>.
 func (a *attempt) outputPrefix() string {
 	return fmt.Sprintf("s3://%s/%s/%s/%s", a.d.e.cfg.DefaultBucket, a.d.exec.PipelineName, a.d.exec.ExecID, a.step.Name)

@@ -29,7 +29,6 @@ func (processingKind) start(ctx context.Context, a *attempt) outcome {
 	if err != nil {
 		return failed("%v", err)
 	}
-	fillProcessingOutputs(args, a)
 	var spec jobs.ProcessingJobSpec
 	if err := decodeInto(args, &spec); err != nil {
 		return failed("step %q: %v", a.step.Name, err)
@@ -61,8 +60,10 @@ func jobCreateError(err error, arn string) (outcome, bool) {
 	return faulted("Creating the job %s failed: %v", arn, err), true
 }
 
-// fillProcessingOutputs gives the outputs that have no S3Uri the service's default location,
-// s3://<default bucket>/<pipeline>/<execution id>/<step>/output/<output name>.
+// fillProcessingOutputs gives the outputs of a Sluice:EndpointTest step's job that have no
+// S3Uri a place under the execution's folder in the default bucket,
+// s3://<default bucket>/<pipeline>/<execution id>/<step>/output/<output name>. (A Processing
+// step, like SageMaker's CreateProcessingJob, must name every output's S3Uri.)
 func fillProcessingOutputs(args map[string]any, a *attempt) {
 	cfg, _ := args["ProcessingOutputConfig"].(map[string]any)
 	outs, _ := cfg["Outputs"].([]any)

@@ -25,15 +25,6 @@ func (trainingKind) start(ctx context.Context, a *attempt) outcome {
 	if err != nil {
 		return failed("%v", err)
 	}
-	// A definition may leave the output location to the service.
-	odc, _ := args["OutputDataConfig"].(map[string]any)
-	if odc == nil {
-		odc = map[string]any{}
-		args["OutputDataConfig"] = odc
-	}
-	if p, _ := odc["S3OutputPath"].(string); p == "" {
-		odc["S3OutputPath"] = a.outputPrefix()
-	}
 	var spec jobs.TrainingJobSpec
 	if err := decodeInto(args, &spec); err != nil {
 		return failed("step %q: %v", a.step.Name, err)

@@ -93,6 +93,7 @@ func TestEndpointTestRunsAProcessingJob(t *testing.T) {
 		    "ProcessingJob":{"RoleArn":"arn:aws:iam::000000000000:role/deploy",
 		      "AppSpecification":{"ImageUri":"sluice-test/endpoint-tester","ContainerArguments":[%q,%q]},
 		      "ProcessingResources":{"ClusterConfig":{"InstanceCount":1,"InstanceType":"ml.m5.large","VolumeSizeInGB":1}},
+		      "ProcessingOutputConfig":{"Outputs":[{"OutputName":"report","S3Output":{"LocalPath":"/opt/ml/processing/report","S3UploadMode":"EndOfJob"}}]},
 		      "StoppingCondition":{"MaxRuntimeInSeconds":120}}}}]}`, creds, body, want)
 		if _, err := srv.SageMaker().CreatePipeline(ctx, &sm.CreatePipelineInput{PipelineName: aws.String(name), PipelineDefinition: aws.String(def),
 			RoleArn: aws.String("arn:aws:iam::000000000000:role/deploy")}); err != nil {
@@ -167,6 +168,15 @@ func TestEndpointTestRunsAProcessingJob(t *testing.T) {
 			}
 			if s.StepStatus != types.StepStatusSucceeded || j.ProcessingJobStatus != types.ProcessingJobStatusCompleted {
 				t.Fatalf("step %s, job %s", s.StepStatus, j.ProcessingJobStatus)
+			}
+			// An output the test job leaves without a location goes under the execution's
+			// folder in the default bucket.
+			execID := exec[strings.LastIndex(exec, "/")+1:]
+			want := "s3://sluice-default/" + c.pipeline + "/" + execID + "/TestStaging/output/report"
+			if outs := j.ProcessingOutputConfig; outs == nil || len(outs.Outputs) != 1 || outs.Outputs[0].S3Output == nil ||
+				aws.ToString(outs.Outputs[0].S3Output.S3Uri) != want {
+				b, _ := json.Marshal(outs)
+				t.Fatalf("test job outputs %s, want the report at %s", b, want)
 			}
 		})
 	}

@@ -474,3 +474,35 @@ func TestPipelineDefinitionFromTheArtifactStore(t *testing.T) {
 		t.Errorf("a missing definition object: %v", err)
 	}
 }
+
+// TestPipelineEmptyOutputLocationFailsTheStep: an output location that resolves to nothing when
+// the step runs (a parameter left empty) fails the step, as SageMaker's CreateProcessingJob
+// would, naming the field, instead of writing somewhere the definition never said.
+func TestPipelineEmptyOutputLocationFailsTheStep(t *testing.T) {
+	srv := servertest.Start(t, func(c *config.Config) { c.Jobs.Images = map[string]string{"test/sh": "/bin/sh -c"} })
+	c := srv.SageMaker()
+	ctx := context.Background()
+	prep := shProcessing("Prep", `echo 1 > /opt/ml/processing/train/x`, "train")
+	out := prep["Arguments"].(map[string]any)["ProcessingOutputConfig"].(map[string]any)["Outputs"].([]any)[0].(map[string]any)
+	out["S3Output"].(map[string]any)["S3Uri"] = map[string]any{"Get": "Parameters.OutputUri"}
+	def := pipelineJSON([]any{map[string]any{"Name": "OutputUri", "Type": "String", "DefaultValue": ""}}, prep)
+	if _, err := c.CreatePipeline(ctx, &sm.CreatePipelineInput{PipelineName: aws.String("empty-out"), RoleArn: aws.String("arn:aws:iam::000000000000:role/R"),
+		PipelineDefinition: aws.String(def)}); err != nil {
+		t.Fatal(err)
+	}
+	start, err := c.StartPipelineExecution(ctx, &sm.StartPipelineExecutionInput{PipelineName: aws.String("empty-out")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(start.PipelineExecutionArn)
+	x := waitExecution(t, c, arn, types.PipelineExecutionStatusSucceeded, types.PipelineExecutionStatusFailed)
+	s := stepsByName(t, c, arn)["Prep"]
+	if x.PipelineExecutionStatus != types.PipelineExecutionStatusFailed || s.StepStatus != types.StepStatusFailed ||
+		!strings.Contains(aws.ToString(s.FailureReason), "ProcessingOutputConfig.Outputs.1.S3Output.S3Uri") || !strings.Contains(aws.ToString(s.FailureReason), "must start with s3://") {
+		t.Fatalf("execution %s (%s), step %s: %s", x.PipelineExecutionStatus, aws.ToString(x.FailureReason), s.StepStatus, aws.ToString(s.FailureReason))
+	}
+	// Nothing ran: the job was refused, not created.
+	if jobs, err := c.ListProcessingJobs(ctx, &sm.ListProcessingJobsInput{}); err != nil || len(jobs.ProcessingJobSummaries) != 0 {
+		t.Errorf("processing jobs %v (%v), want none", jobs.ProcessingJobSummaries, err)
+	}
+}
