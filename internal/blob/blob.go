@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"time"
 )
 
@@ -59,6 +60,31 @@ type Store interface {
 // EnsureBucket rather than asserting it yourself.
 type BucketEnsurer interface {
 	EnsureBucket(ctx context.Context, bucket string) error
+}
+
+// FilePutter is implemented by stores that can take a finished local file more cheaply than
+// by reading it through Put: the local backend links the file into place instead of copying
+// it. Use PutFile rather than asserting it yourself.
+type FilePutter interface {
+	PutFile(ctx context.Context, u URI, path string) error
+}
+
+// PutFile stores the local file at path as the object u, as Put would. The file must not change
+// afterwards: a store may keep the file itself rather than a copy.
+func PutFile(ctx context.Context, s Store, u URI, path string) error {
+	if fp, ok := s.(FilePutter); ok {
+		return fp.PutFile(ctx, u, path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("blob: put %s: %w", u, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("blob: put %s: %w", u, err)
+	}
+	return s.Put(ctx, u, f, fi.Size())
 }
 
 // EnsureBucket creates the bucket if the store supports it and it does not exist yet.

@@ -149,6 +149,50 @@ func (l *Local) Put(ctx context.Context, u URI, r io.Reader, size int64) (err er
 	return nil
 }
 
+// PutFile stores the local file at path as the object u by linking it into place, so that
+// neither a copy nor a new file is made; where the file cannot be linked (another filesystem,
+// or a platform without links) it is copied as Put does. The file is synced first, and must not
+// change afterwards.
+func (l *Local) PutFile(ctx context.Context, u URI, src string) error {
+	if err := checkLocal(u); err != nil {
+		return fmt.Errorf("blob: put: %w", err)
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("blob: put %s: %w", u, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("blob: put %s: %w", u, err)
+	}
+	dst := name(u)
+	dir := path.Dir(dst)
+	if err := l.root.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("blob: put %s: %w", u, conflict(err))
+	}
+	d, err := l.root.Open(dir)
+	if err != nil {
+		return fmt.Errorf("blob: put %s: %w", u, err)
+	}
+	defer d.Close()
+	tmp := tempPrefix + randomHex()
+	if err := linkInto(src, d, tmp); err != nil {
+		// Not linkable here: copy it.
+		fi, serr := f.Stat()
+		if serr != nil {
+			return fmt.Errorf("blob: put %s: %w", u, serr)
+		}
+		return l.Put(ctx, u, f, fi.Size())
+	}
+	if err := l.root.Rename(dir+"/"+tmp, dst); err != nil {
+		l.root.Remove(dir + "/" + tmp)
+		return fmt.Errorf("blob: put %s: %w", u, conflict(err))
+	}
+	// Make the new name durable before reporting success.
+	d.Sync()
+	return nil
+}
+
 // conflict explains the filesystem errors that arise when a key needs a folder where an object
 // is, or the reverse, which S3 allows but a filesystem cannot represent.
 func conflict(err error) error {

@@ -197,3 +197,25 @@ func TestOpen(t *testing.T) {
 		t.Fatal("Open with an unreachable S3 server and a bucket to ensure succeeded")
 	}
 }
+
+// TestLocalPutFileLinks: the local store keeps the file itself, not a copy, when it can.
+func TestLocalPutFileLinks(t *testing.T) {
+	dir := t.TempDir()
+	l, err := NewLocal(filepath.Join(dir, "artifacts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	src := filepath.Join(dir, "log")
+	if err := os.WriteFile(src, []byte("done\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.PutFile(t.Context(), URI{Bucket: "logs", Key: "a/b.log"}, src); err != nil {
+		t.Fatal(err)
+	}
+	fs, err1 := os.Stat(src)
+	fo, err2 := os.Stat(filepath.Join(dir, "artifacts", "logs", "a", "b.log"))
+	if err1 != nil || err2 != nil || !os.SameFile(fs, fo) {
+		t.Fatalf("the object is not the file itself (%v, %v)", err1, err2)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -66,6 +68,7 @@ var conformance = []struct {
 	{"large object streaming", testLargeObject},
 	{"cancelled context", testCancelled},
 	{"special characters in keys", testSpecialKeys},
+	{"put a local file", testPutFile},
 }
 
 func TestStoreConformance(t *testing.T) {
@@ -540,5 +543,28 @@ func testSpecialKeys(t *testing.T, s Store, b string) {
 	want := slices.Sorted(slices.Values(keys))
 	if got := listKeys(t, s, URI{Bucket: b}); !slices.Equal(got, want) {
 		t.Fatalf("List =\n  %q\nwant\n  %q", got, want)
+	}
+}
+
+// testPutFile stores a finished local file, over an existing object and into a bucket's new
+// folder, and lists no temporary file afterwards.
+func testPutFile(t *testing.T, s Store, b string) {
+	src := filepath.Join(t.TempDir(), "algo-1.log")
+	if err := os.WriteFile(src, []byte("line 1\nline 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u := URI{Bucket: b, Key: "processing-jobs/job-1/algo-1.log"}
+	put(t, s, u, "an older, longer log that the file replaces")
+	if err := PutFile(t.Context(), s, u, src); err != nil {
+		t.Fatalf("PutFile: %v", err)
+	}
+	if got := get(t, s, u); got != "line 1\nline 2\n" {
+		t.Fatalf("Get = %q", got)
+	}
+	if keys := listKeys(t, s, URI{Bucket: b}); !slices.Equal(keys, []string{u.Key}) {
+		t.Fatalf("List = %v, want only %s", keys, u.Key)
+	}
+	if err := PutFile(t.Context(), s, URI{Bucket: b, Key: "x"}, filepath.Join(t.TempDir(), "missing")); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("PutFile of a missing file: %v, want ErrNotExist", err)
 	}
 }

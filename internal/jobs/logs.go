@@ -232,18 +232,20 @@ func (r *Runner) streamStoredLog(ctx context.Context, kind Kind, name string, of
 	return err
 }
 
-// uploadLog copies a finished job's log to the artifact store.
+// uploadLog copies a finished job's log to the artifact store. The log is not written again
+// once the job has ended, so a store on the same disk may keep the file itself.
 func (r *Runner) uploadLog(ctx context.Context, kind Kind, name string) error {
-	f, err := os.Open(r.LogPath(kind, name))
-	if err != nil {
-		return err
+	u, path := r.logURI(kind, name), r.LogPath(kind, name)
+	err := blob.PutFile(ctx, r.blob, u, path)
+	if errors.Is(err, blob.ErrNotExist) {
+		if _, serr := os.Stat(path); serr != nil {
+			return serr
+		}
+		if berr := blob.EnsureBucket(ctx, r.blob, u.Bucket); berr == nil {
+			err = blob.PutFile(ctx, r.blob, u, path)
+		}
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	return r.put(ctx, r.logURI(kind, name), f, fi.Size())
+	return err
 }
 
 // put stores an object, creating the bucket first if the backend says it is missing.
