@@ -49,14 +49,20 @@
 // created when a host has none. Non-root servers get the same layout through a
 // user namespace that maps the server's user to root inside it.
 //
-// The namespace is prepared by a small re-exec shim, because Go cannot run code
-// between clone and exec: the sluice binary is re-executed as the hidden command
-// "sluice runtime-init", which performs the mounts, then execs the job. The CLI
-// wires that command to [InitMain].
+// Go cannot run code between clone and exec, so the namespaces are prepared one
+// of two ways. A server running as root makes them on an OS thread of its own,
+// locked to one goroutine: it unshares the mount (and network) namespace there,
+// performs the mounts and forks the job from that thread, which it keeps until
+// the job has been reaped, since a job's death signal follows the thread that
+// forked it. A server that needs a user namespace cannot do that (the kernel
+// refuses a user namespace to a multi-threaded process), so it re-executes the
+// sluice binary as the hidden command "sluice runtime-init", a shim that performs
+// the mounts in the namespaces it was started in, then execs the job. The shim
+// costs about 4 ms more per job (BenchmarkProcessStart).
 //
-// A new network namespace has only a loopback interface. The shim brings it up,
-// as docker's "none" network does, so a job may still talk to itself on
-// 127.0.0.1 while having no route anywhere else.
+// A new network namespace has only a loopback interface. It is brought up, as
+// docker's "none" network does, so a job may still talk to itself on 127.0.0.1
+// while having no route anywhere else.
 //
 // Where namespaces are unavailable (not Linux, or the kernel refuses), jobs run
 // as plain processes: "/opt/ml" in the command, its working directory and its

@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// Every job starts through the init shim: the running binary re-executed as
-// `<binary> runtime-init <spec>`. Answering that command line while this package
+// Jobs of a server that is not root start through the init shim: the running binary
+// re-executed as `<binary> runtime-init <spec>`. Answering that command line while this package
 // initialises covers the sluice binary and every test binary that starts jobs, without each
 // of them dispatching it, and skips the initialisation of the packages that sort after this
 // one, which shortens every job's start.
