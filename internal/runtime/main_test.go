@@ -156,6 +156,22 @@ func runHelper(name string, args []string) int {
 		}
 		c.Close()
 		fmt.Println("connected")
+	case "listen":
+		// A server: greets every connection on 127.0.0.1:<port>, until killed.
+		l, err := net.Listen("tcp", "127.0.0.1:"+args[0])
+		if err != nil {
+			fmt.Println("listen failed:", err)
+			return 3
+		}
+		fmt.Println("listening")
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return 3
+			}
+			fmt.Fprintln(c, "hello from pid", os.Getpid())
+			c.Close()
+		}
 	default:
 		fmt.Fprintf(os.Stderr, "unknown helper %q\n", name)
 		return 2

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -203,6 +204,9 @@ type Handle struct {
 	cmd  *exec.Cmd
 	pid  int
 	done chan struct{}
+	// netns is the job's own network namespace, when the server made one it can
+	// dial into (see DialContext); closed when the job has ended.
+	netns *os.File
 
 	mu       sync.Mutex
 	reaped   bool // the process group must not be signalled any more
@@ -322,9 +326,11 @@ func (p *Process) Start(ctx context.Context, spec Spec) (*Handle, error) {
 	// A job's stray descendants may hold its output pipes after it exits.
 	cmd.WaitDelay = 5 * time.Second
 
+	var netns *os.File
 	if threadDone != nil {
 		is := initSpec{Workspace: spec.Workspace, Loopback: spec.NetworkIsolation}
-		if err := startInThread(is, cmd, threadDone); err != nil {
+		var err error
+		if netns, err = startInThread(is, cmd, threadDone); err != nil {
 			return nil, fmt.Errorf("runtime: start %s: %w", spec.Command.Path, err)
 		}
 	} else if err := p.startCmd(cmd); err != nil {
@@ -333,7 +339,7 @@ func (p *Process) Start(ctx context.Context, spec Spec) (*Handle, error) {
 		}
 		return nil, fmt.Errorf("runtime: start %s: %w", spec.Command.Path, err)
 	}
-	h := &Handle{cmd: cmd, pid: cmd.Process.Pid, done: threadDone}
+	h := &Handle{cmd: cmd, pid: cmd.Process.Pid, done: threadDone, netns: netns}
 	if h.done == nil {
 		h.done = make(chan struct{})
 	}
@@ -409,6 +415,9 @@ func (p *Process) initCmd(is initSpec, env []string, status *os.File) (*exec.Cmd
 func (h *Handle) wait(stopWatch func() bool) {
 	defer close(h.done)
 	defer stopWatch()
+	if h.netns != nil {
+		defer h.netns.Close()
+	}
 	cleanup := func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -442,6 +451,36 @@ func (h *Handle) wait(stopWatch func() bool) {
 	h.exit = exitOf(h.cmd.ProcessState)
 	h.exit.Stopped = h.stopped
 	h.exit.TimedOut = h.timedOut
+}
+
+// DialContext connects to address as seen from inside the job: for a job with a
+// network namespace of its own, through that namespace (its 127.0.0.1 is not the
+// host's), else like net.Dialer. A model server started with NetworkIsolation is
+// reached this way while it can reach nothing itself.
+func (h *Handle) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if h.netns == nil {
+		return (&net.Dialer{}).DialContext(ctx, network, address)
+	}
+	select {
+	case <-h.done:
+		return nil, fmt.Errorf("runtime: dial %s: the process has ended", address)
+	default:
+	}
+	return dialIn(ctx, h.netns, network, address)
+}
+
+// ServerIsolation reports whether a server (a process others connect to) can run
+// with NetworkIsolation and still be reached through its Handle's DialContext; the
+// error wraps ErrNetworkIsolationUnavailable and says why not.
+func (p *Process) ServerIsolation(ctx context.Context) error {
+	iso := p.Isolation(ctx)
+	switch {
+	case !iso.Network:
+		return fmt.Errorf("runtime: a network namespace cannot be made here (%s): %w", iso.Reason, ErrNetworkIsolationUnavailable)
+	case !p.mode.threaded():
+		return fmt.Errorf("runtime: a server in a network namespace of its own can be reached only when sluice runs as root: %w", ErrNetworkIsolationUnavailable)
+	}
+	return nil
 }
 
 // PID is the job's process ID, which is also its process group ID.

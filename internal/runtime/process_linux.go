@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // nsMode is one way of getting namespaces from the kernel.
@@ -40,7 +43,8 @@ func (m nsMode) String() string {
 	return "mount namespace"
 }
 
-// threaded reports whether jobs start from a thread that holds their namespaces.
+// threaded reports whether jobs start from a thread that holds their namespaces,
+// which is also what lets the server dial into a job's network namespace.
 func (m nsMode) threaded() bool { return m.inThread }
 
 func defaultCandidates() []nsMode {
@@ -99,15 +103,28 @@ func enterNamespaces(is initSpec, fn func() error) error {
 // startInThread starts cmd (its Path still to be looked up in the job's PATH)
 // inside new namespaces made on a dedicated OS thread. The thread stays until
 // done is closed, after the job has been reaped, because the kernel sends a job
-// its death signal when the thread that forked it ends.
-func startInThread(is initSpec, cmd *exec.Cmd, done <-chan struct{}) error {
-	errc := make(chan error, 1)
+// its death signal when the thread that forked it ends. With a network
+// namespace it returns a handle on that namespace, for dialing into it.
+func startInThread(is initSpec, cmd *exec.Cmd, done <-chan struct{}) (*os.File, error) {
+	type result struct {
+		netns *os.File
+		err   error
+	}
+	resc := make(chan result, 1)
 	go func() {
 		// Never unlocked: when this goroutine returns, the thread ends and the
 		// namespaces it holds go with it.
 		goruntime.LockOSThread()
 		started := false
+		var netns *os.File
 		err := enterNamespaces(is, func() error {
+			if is.Loopback {
+				ns, err := os.Open("/proc/thread-self/ns/net")
+				if err != nil {
+					return fmt.Errorf("network namespace: %w", err)
+				}
+				netns = ns
+			}
 			if fi, err := os.Stat(cmd.Dir); err != nil {
 				return fmt.Errorf("working directory: %w", err)
 			} else if !fi.IsDir() {
@@ -124,12 +141,49 @@ func startInThread(is initSpec, cmd *exec.Cmd, done <-chan struct{}) error {
 			started = true
 			return nil
 		})
-		errc <- err
+		if err != nil && netns != nil {
+			netns.Close()
+			netns = nil
+		}
+		resc <- result{netns, err}
 		if started {
 			<-done
 		}
 	}()
-	return <-errc
+	r := <-resc
+	return r.netns, r.err
+}
+
+// dialIn connects from inside the network namespace netns: the socket is made on
+// a thread that has joined it, and keeps belonging to it afterwards.
+func dialIn(ctx context.Context, netns *os.File, network, address string) (net.Conn, error) {
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	resc := make(chan result, 1)
+	go func() {
+		goruntime.LockOSThread()
+		home, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			goruntime.UnlockOSThread()
+			resc <- result{nil, fmt.Errorf("runtime: dial: %w", err)}
+			return
+		}
+		defer home.Close()
+		if err := unix.Setns(int(netns.Fd()), unix.CLONE_NEWNET); err != nil {
+			goruntime.UnlockOSThread()
+			resc <- result{nil, fmt.Errorf("runtime: dial: joining the network namespace: %w", err)}
+			return
+		}
+		c, err := (&net.Dialer{}).DialContext(ctx, network, address)
+		if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) == nil {
+			goruntime.UnlockOSThread()
+		} // else the thread stays locked and ends with this goroutine
+		resc <- result{c, err}
+	}()
+	r := <-resc
+	return r.c, r.err
 }
 
 // plainAttr starts a job without namespaces.

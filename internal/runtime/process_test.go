@@ -598,3 +598,54 @@ func threadCount(t *testing.T) int {
 	t.Fatal("no Threads line in /proc/self/status")
 	return 0
 }
+
+// TestProcessDialsIntoAnIsolatedServer: a server started with network isolation cannot be
+// reached from the host's network, but the runtime can still dial it through its Handle, the way
+// the router reaches a model server of a model with EnableNetworkIsolation.
+func TestProcessDialsIntoAnIsolatedServer(t *testing.T) {
+	p := nsProcess(t)
+	if err := p.ServerIsolation(context.Background()); err != nil {
+		t.Skipf("SKIPPED: isolated servers cannot be reached here: %v", err)
+	}
+	// A port nothing on the host listens on.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+
+	h, err := p.Start(context.Background(), Spec{Command: helper(t, "listen", port), Workspace: t.TempDir(), NetworkIsolation: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { h.Stop(0); h.Wait() }()
+
+	var greeting string
+	deadline := time.Now().Add(10 * time.Second)
+	for greeting == "" {
+		c, err := h.DialContext(context.Background(), "tcp", "127.0.0.1:"+port)
+		if err == nil {
+			b, _ := io.ReadAll(c)
+			c.Close()
+			greeting = string(b)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dialing the isolated server through its handle: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if want := "hello from pid"; !strings.HasPrefix(greeting, want) {
+		t.Fatalf("greeting %q, want %q…", greeting, want)
+	}
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second); err == nil {
+		c.Close()
+		t.Fatal("the isolated server answered on the host's loopback")
+	}
+	// This goroutine's own dials are the host's again.
+	if c, err := (&net.Dialer{}).Dial("tcp", "127.0.0.1:"+port); err == nil {
+		c.Close()
+		t.Fatal("a later plain dial reached the isolated server: a thread kept its namespace")
+	}
+}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"syscall"
@@ -34,6 +35,10 @@ func signalGroup(pid int, _ syscall.Signal) {
 // threaded is false: there are no namespaces to hold in a thread here.
 func (nsMode) threaded() bool { return false }
 
-func startInThread(initSpec, *exec.Cmd, <-chan struct{}) error {
-	return errors.New("runtime: namespaces are Linux-only")
+func startInThread(initSpec, *exec.Cmd, <-chan struct{}) (*os.File, error) {
+	return nil, errors.New("runtime: namespaces are Linux-only")
+}
+
+func dialIn(context.Context, *os.File, string, string) (net.Conn, error) {
+	return nil, errors.New("runtime: namespaces are Linux-only")
 }
