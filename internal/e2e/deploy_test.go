@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -45,7 +46,8 @@ func init() {
 }
 
 // modelServer follows SageMaker's serving contract. Its Environment picks the behaviour:
-// VERSION is the answer, MODE "fail" answers 500 to everything and "slow" sleeps 300 ms first.
+// VERSION is the answer, MODE "fail" answers 500 to everything, "slow" sleeps 300 ms first and
+// "dial" answers whether the server itself can connect to TARGET ("reached" or "unreachable").
 func modelServer() int {
 	version, mode := os.Getenv("VERSION"), os.Getenv("MODE")
 	mux := http.NewServeMux()
@@ -58,6 +60,15 @@ func modelServer() int {
 			return
 		case "slow":
 			time.Sleep(300 * time.Millisecond)
+		case "dial":
+			answer := "reached"
+			if c, err := net.DialTimeout("tcp", os.Getenv("TARGET"), time.Second); err != nil {
+				answer = "unreachable"
+			} else {
+				c.Close()
+			}
+			io.WriteString(w, answer)
+			return
 		}
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, version)

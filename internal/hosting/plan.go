@@ -33,11 +33,14 @@ type PlanVariant struct {
 	Containers   []ResolvedContainer `json:"Containers"`
 	// StartupTimeout is ContainerStartupHealthCheckTimeoutInSeconds (0: the default).
 	StartupTimeout int `json:"StartupTimeout,omitempty"`
+	// NetworkIsolation is the model's EnableNetworkIsolation.
+	NetworkIsolation bool `json:"NetworkIsolation,omitempty"`
 }
 
 // ModelSpec is what the serving host needs to start the variant's fleet.
 func (v PlanVariant) ModelSpec() serving.ModelSpec {
-	spec := serving.ModelSpec{Name: v.Model, Replicas: v.Instances, StartupTimeout: time.Duration(v.StartupTimeout) * time.Second}
+	spec := serving.ModelSpec{Name: v.Model, Replicas: v.Instances, StartupTimeout: time.Duration(v.StartupTimeout) * time.Second,
+		NetworkIsolation: v.NetworkIsolation}
 	for _, c := range v.Containers {
 		spec.Containers = append(spec.Containers, serving.ContainerSpec{Hostname: c.Hostname, Image: c.Image,
 			ModelDataURL: c.ModelDataURL, ModelDataUncompressed: c.Uncompressed, Environment: c.Environment})
@@ -138,7 +141,7 @@ func (p planner) plan(ctx context.Context, configName string) (Plan, error) {
 				return nil, fmt.Errorf("variant %s: %w", v.VariantName, err)
 			}
 			pv := PlanVariant{Name: v.VariantName, Model: m.ModelName, Weight: v.weight(), Instances: v.instances(),
-				InstanceType: v.InstanceType, Containers: m.Resolved}
+				InstanceType: v.InstanceType, Containers: m.Resolved, NetworkIsolation: m.EnableNetworkIsolation}
 			if v.ContainerStartupHealthCheckTimeoutInSeconds != nil {
 				pv.StartupTimeout = int(*v.ContainerStartupHealthCheckTimeoutInSeconds)
 			}

@@ -47,6 +47,9 @@ type containerConfig struct {
 	startup   time.Duration
 	timeout   time.Duration
 	conc      int
+	// isolate runs each replica in a network namespace of its own, reached by dialing
+	// through its runtime handle.
+	isolate bool
 }
 
 // containerFleet runs replicas of one container and balances requests over the healthy ones.
@@ -220,6 +223,8 @@ func (f *containerFleet) start(r *replica) (*runtime.Handle, error) {
 		StopGrace: f.host.stopGrace,
 		Stdout:    out,
 		Stderr:    out,
+
+		NetworkIsolation: f.cfg.isolate,
 	})
 	if err != nil {
 		logFile.Close()
@@ -232,14 +237,19 @@ func (f *containerFleet) start(r *replica) (*runtime.Handle, error) {
 		f.host.releasePort(port)
 	}()
 	addr := "127.0.0.1:" + strconv.Itoa(port)
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+		defer cancel()
+		return h.DialContext(ctx, network, address)
+	}
 	client := &http.Client{Transport: &http.Transport{
-		DialContext:        (&net.Dialer{Timeout: dialTimeout}).DialContext,
+		DialContext:        dial,
 		MaxIdleConns:       1,
 		IdleConnTimeout:    time.Minute,
 		DisableCompression: true,
 	}}
 	r.mu.Lock()
-	r.port, r.model, r.pingURL, r.client, r.handle = port, newModelClient(addr, f.cfg.conc), "http://"+addr+"/ping", client, h
+	r.port, r.model, r.pingURL, r.client, r.handle = port, newModelClient(addr, f.cfg.conc, dial), "http://"+addr+"/ping", client, h
 	r.mu.Unlock()
 
 	deadline := time.Now().Add(f.cfg.startup)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -218,5 +219,53 @@ func TestNativeFromArtifacts(t *testing.T) {
 		ModelDataURL: e.putTarGz(t, "xgb/empty.tar.gz", map[string][]byte{"README": []byte("no model")})}}})
 	if err == nil || !strings.Contains(err.Error(), "hold no XGBoost model") {
 		t.Fatalf("archive without a model: %v", err)
+	}
+}
+
+// TestContainerNetworkIsolation: the container of a model with EnableNetworkIsolation answers
+// invocations, but cannot reach anything itself, not even a listener on the host's loopback;
+// without isolation the same container reaches it.
+func TestContainerNetworkIsolation(t *testing.T) {
+	e := newTestEnv(t, helperImage(t, "registry.example/echo:*", "server"))
+	if err := e.host.runtime.ServerIsolation(context.Background()); err != nil {
+		t.Skipf("SKIPPED: isolated model servers cannot run here: %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	for _, tc := range []struct {
+		name    string
+		isolate bool
+		want    string
+	}{
+		{"isolated", true, "unreachable"},
+		{"not isolated", false, "reached"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startHelper(t, e, ModelSpec{Name: "echo-" + strings.ReplaceAll(tc.name, " ", "-"), Replicas: 2, NetworkIsolation: tc.isolate,
+				Containers: []ContainerSpec{{Image: "registry.example/echo:1"}}})
+			if st := s.Status(); st.Healthy != 2 {
+				t.Fatalf("status %+v: both replicas should pass /ping", st)
+			}
+			for range 4 { // over both replicas
+				if resp := invoke(t, s, "dial:"+l.Addr().String(), "", ""); resp.Status != 200 || string(resp.Body) != tc.want {
+					t.Fatalf("the container reports %d %q, want %q", resp.Status, resp.Body, tc.want)
+				}
+			}
+			if resp := invoke(t, s, "hello", "", ""); decodeEcho(t, resp).Body != "hello" {
+				t.Fatalf("echo %q", resp.Body)
+			}
+		})
 	}
 }

@@ -240,11 +240,16 @@ func (h *Host) startContainer(ctx context.Context, spec ModelSpec, i int, c Cont
 	if h.runtime == nil {
 		return nil, errors.New("serving: no process runtime configured")
 	}
+	if spec.NetworkIsolation {
+		if err := h.runtime.ServerIsolation(ctx); err != nil {
+			return nil, fmt.Errorf("serving: model %s asks for network isolation (EnableNetworkIsolation): %w", spec.Name, err)
+		}
+	}
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, fmt.Errorf("serving: %w", err)
 	}
 	cfg := containerConfig{model: spec.Name, container: name, kind: kindName, command: cmd, workspace: ws, logDir: logDir, env: env,
-		startup: spec.StartupTimeout, timeout: spec.InvocationTimeout, conc: spec.Concurrency}
+		startup: spec.StartupTimeout, timeout: spec.InvocationTimeout, conc: spec.Concurrency, isolate: spec.NetworkIsolation}
 	if cfg.startup <= 0 {
 		cfg.startup = DefaultStartupTimeout
 	}

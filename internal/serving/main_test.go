@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -38,7 +39,8 @@ func TestMain(m *testing.M) {
 
 // helperServer is a model server following SageMaker's serving contract. Modes: "server"
 // answers; "exit" exits at once; "never-ready" answers /ping with 503. Request bodies steer
-// the answer: "crash" exits, "sleep:MS" waits, "status:N" answers N; anything else is echoed
+// the answer: "crash" exits, "sleep:MS" waits, "status:N" answers N, "dial:ADDR" says whether
+// the server reaches ADDR; anything else is echoed
 // back in a JSON document that names the replica (port and pid).
 func helperServer(mode string) int {
 	switch mode {
@@ -66,6 +68,16 @@ func helperServer(mode string) int {
 		case strings.HasPrefix(s, "sleep:"):
 			ms, _ := strconv.Atoi(strings.TrimPrefix(s, "sleep:"))
 			time.Sleep(time.Duration(ms) * time.Millisecond)
+		case strings.HasPrefix(s, "dial:"):
+			// Reports whether the server can reach an address itself.
+			c, err := net.DialTimeout("tcp", strings.TrimPrefix(s, "dial:"), time.Second)
+			if err != nil {
+				fmt.Fprint(w, "unreachable")
+				return
+			}
+			c.Close()
+			fmt.Fprint(w, "reached")
+			return
 		case strings.HasPrefix(s, "status:"):
 			code, _ := strconv.Atoi(strings.TrimPrefix(s, "status:"))
 			w.WriteHeader(code)

@@ -138,6 +138,11 @@ type ModelSpec struct {
 	// Env holds extra "KEY=value" entries for every container (batch transform's
 	// SAGEMAKER_BATCH and friends).
 	Env []string
+	// NetworkIsolation runs every container process in an empty network namespace
+	// (the model's EnableNetworkIsolation): it answers the router, which dials into
+	// that namespace, and can reach nothing itself. A host that cannot provide this
+	// refuses to start the model.
+	NetworkIsolation bool
 }
 
 // ContainerSpec is one container of a model (SageMaker's ContainerDefinition, resolved).

@@ -24,6 +24,8 @@ type modelClient struct {
 	addr    string // host:port
 	host    string // Host header
 	maxIdle int
+	// dial connects to addr (through the server's network namespace when it has its own).
+	dial func(ctx context.Context, network, address string) (net.Conn, error)
 
 	mu   sync.Mutex
 	idle []*modelConn
@@ -38,8 +40,8 @@ type modelConn struct {
 // dialTimeout bounds connecting: SageMaker expects a model server to accept within 250 ms.
 const dialTimeout = 2 * time.Second
 
-func newModelClient(addr string, maxIdle int) *modelClient {
-	return &modelClient{addr: addr, host: addr, maxIdle: maxIdle}
+func newModelClient(addr string, maxIdle int, dial func(ctx context.Context, network, address string) (net.Conn, error)) *modelClient {
+	return &modelClient{addr: addr, host: addr, maxIdle: maxIdle, dial: dial}
 }
 
 func (m *modelClient) get() (*modelConn, bool, error) {
@@ -60,7 +62,9 @@ func (m *modelClient) get() (*modelConn, bool, error) {
 		}
 		c.c.Close()
 	}
-	c, err := net.DialTimeout("tcp", m.addr, dialTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+	defer cancel()
+	c, err := m.dial(ctx, "tcp", m.addr)
 	if err != nil {
 		return nil, false, err
 	}

@@ -100,7 +100,7 @@ func TestModelClientAnswers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newModelClient(tc.addr, 4)
+			m := newModelClient(tc.addr, 4, (&net.Dialer{}).DialContext)
 			defer m.close()
 			// Twice, so the second call reuses the kept connection where there is one.
 			for range 2 {
@@ -115,7 +115,7 @@ func TestModelClientAnswers(t *testing.T) {
 	}
 
 	// A server that closes idle connections: the next call goes on a fresh one.
-	m := newModelClient(l.Addr().String(), 4)
+	m := newModelClient(l.Addr().String(), 4, (&net.Dialer{}).DialContext)
 	invoke := func() {
 		resp := &Response{}
 		if err := m.post(context.Background(), time.Now().Add(time.Second), "/invocations", &Request{Body: []byte("x")}, resp, 1000); err != nil || resp.Status != 202 {
@@ -150,7 +150,7 @@ func TestModelClientReusesConnections(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	go srv.Serve(l)
 	defer srv.Close()
-	m := newModelClient(l.Addr().String(), 4)
+	m := newModelClient(l.Addr().String(), 4, (&net.Dialer{}).DialContext)
 	for range 20 {
 		resp := &Response{}
 		if err := m.post(context.Background(), time.Now().Add(time.Second), "/invocations", &Request{Body: []byte("x")}, resp, 100); err != nil || string(resp.Body) != "ok" {

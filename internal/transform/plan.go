@@ -116,7 +116,7 @@ func (pl *plan) resolve(ctx context.Context, server serving.ModelServer) (servin
 // modelSpec is how the job's model is started: one replica per instance, the batch
 // variables of the container contract, and the job's Environment.
 func modelSpec(m hosting.Model, pl *plan, spec *Spec) serving.ModelSpec {
-	ms := serving.ModelSpec{Name: m.ModelName, Replicas: pl.instances, InvocationTimeout: pl.timeout}
+	ms := serving.ModelSpec{Name: m.ModelName, Replicas: pl.instances, InvocationTimeout: pl.timeout, NetworkIsolation: m.EnableNetworkIsolation}
 	if spec.MaxConcurrentTransforms != nil && *spec.MaxConcurrentTransforms > 64 {
 		ms.Concurrency = int(*spec.MaxConcurrentTransforms)
 	}
