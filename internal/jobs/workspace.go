@@ -17,8 +17,8 @@ import (
 // every job, which matters on filesystems where creating files gets slower the more were deleted
 // lately (ext4 without a journal skips recently freed inodes one by one).
 //
-// Only what the runner itself wrote is kept, and only when it is still the same regular file:
-// anything the job created, replaced or left behind is removed.
+// Only what the runner itself wrote is kept, and only when it is still the same regular file
+// with no other name: anything the job created, replaced, linked or left behind is removed.
 
 // spareDir is the folder, under the runner's folder, that holds the kept workspaces. It cannot
 // collide with a kind's folder, since kinds are plain words.
@@ -102,6 +102,11 @@ func (s *spares) keep(kind Kind, ml string, written map[string]os.FileInfo, dirs
 		return errors.Join(err, os.RemoveAll(ml))
 	}
 	s.mu.Lock()
+	if len(s.free[kind]) >= s.max {
+		// Other jobs of the kind ended meanwhile and filled the pool.
+		s.mu.Unlock()
+		return os.RemoveAll(dst)
+	}
 	s.free[kind] = append(s.free[kind], spare{dir: dst, files: files})
 	s.mu.Unlock()
 	return nil
@@ -124,7 +129,9 @@ func clean(root, rel string, written map[string]os.FileInfo, keepDirs map[string
 			}
 			continue
 		case t.IsRegular() && written[r] != nil:
-			if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() && os.SameFile(fi, written[r]) {
+			// A file the job linked elsewhere is not kept: the next job's config would show
+			// through the other name.
+			if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() && os.SameFile(fi, written[r]) && singleLink(fi) {
 				*kept = append(*kept, r)
 				continue
 			}

@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,9 +15,11 @@ import (
 func TestReusedWorkspaceStartsClean(t *testing.T) {
 	h := newHarness(t, nil, func(c *jobs.Config) { c.Slots = 1 })
 	host := hostFile(t, "the host's own file\n")
+	peek := filepath.Join(t.TempDir(), "peek")
 
 	// The first job litters its workspace: extra files and folders, a config file replaced by
-	// a link to a file of the host, a config file of its own.
+	// a link to a file of the host, a config file of its own, and a second name (a hard link,
+	// made through the workspace's host path) for a config file.
 	litter := processing("litter", `
 set -e
 stat -c %i /opt/ml/config
@@ -25,6 +28,7 @@ echo x > /opt/ml/processing/scratch/deep/x
 echo y > /opt/ml/output/y
 echo z > /opt/ml/config/extra.json
 ln -sf `+host+` /opt/ml/config/resourceconfig.json
+ln `+filepath.Join(h.cfg.Dir, "processing", "litter", "ml", "config", "processingjobconfig.json")+` `+peek+`
 `)
 	h.createProcessing(litter)
 	if j := h.waitProcessing("litter"); j.ProcessingJobStatus != jobs.StatusCompleted {
@@ -66,6 +70,11 @@ grep -q '"current_host": "algo-1"' /opt/ml/config/resourceconfig.json
 	}
 	if b, err := os.ReadFile(host); err != nil || string(b) != "the host's own file\n" {
 		t.Errorf("the file a job linked into its workspace = %q, %v; want it untouched", b, err)
+	}
+	// A config file the first job gave a second name was not reused: the later jobs' configs
+	// do not show through that name.
+	if b, err := os.ReadFile(peek); err != nil || !strings.Contains(string(b), `"ProcessingJobName": "litter"`) {
+		t.Errorf("the first job's hard link shows %q (%v); want the first job's own config", b, err)
 	}
 	// A workspace the job left alone is reused, not made again.
 	if inodes[0] != inodes[1] {
