@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command train benchmarks Sluice's built-in XGBoost trainer against real XGBoost
 // (tree_method=hist) on the same data, threads and hyperparameters, and prints training
 // time and test accuracy side by side. Run it with bench/train/run.sh.
