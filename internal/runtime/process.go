@@ -154,7 +154,7 @@ func (p *Process) Isolation(ctx context.Context) Isolation {
 		defer cancel()
 		p.iso, p.mode = p.probe(ctx)
 		if p.iso.Mounts && p.iso.Network {
-			p.log.Info("runtime: jobs run in namespaces", slog.Bool("user_namespace", p.iso.UserNamespace))
+			p.log.Info("runtime: jobs run in namespaces", slog.String("made_by", p.mode.String()), slog.Bool("user_namespace", p.iso.UserNamespace))
 		} else {
 			p.log.Warn("runtime: job isolation is limited",
 				slog.Bool("opt_ml_mount", p.iso.Mounts), slog.Bool("network_isolation", p.iso.Network),

@@ -36,11 +36,11 @@ type nsMode struct {
 func (m nsMode) String() string {
 	switch {
 	case m.inThread:
-		return "mount namespace made by the server"
+		return "server thread"
 	case m.userns:
-		return "user+mount namespaces"
+		return "init shim in a user namespace"
 	}
-	return "mount namespace"
+	return "init shim"
 }
 
 // threaded reports whether jobs start from a thread that holds their namespaces,

@@ -42,3 +42,5 @@ func startInThread(initSpec, *exec.Cmd, <-chan struct{}) (*os.File, error) {
 func dialIn(context.Context, *os.File, string, string) (net.Conn, error) {
 	return nil, errors.New("runtime: namespaces are Linux-only")
 }
+
+func (nsMode) String() string { return "no namespaces" }
