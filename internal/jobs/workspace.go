@@ -184,13 +184,16 @@ func (x *execution) writeFile(rel string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	// Written over in place and cut to length afterwards, rather than truncated first: the file
+	// keeps its blocks, and ext4 does not flush a file truncated and rewritten when it is closed.
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
 	}
 	_, werr := f.Write(b)
+	terr := f.Truncate(int64(len(b)))
 	fi, serr := f.Stat()
-	if err := errors.Join(werr, serr, f.Close()); err != nil {
+	if err := errors.Join(werr, terr, serr, f.Close()); err != nil {
 		return err
 	}
 	x.written[rel] = fi
