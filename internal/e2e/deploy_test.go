@@ -315,7 +315,34 @@ func TestDeploymentsUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	if deployments != 3 {
+
+	// A rolling update back to the first version shrinks the old fleet while it serves: no
+	// request is lost to the replicas it retires. (No rollback alarm: the bad versions above
+	// leave theirs in ALARM for a while.)
+	t.Run("good version in a rolling update", func(t *testing.T) {
+		l := startLoad(t, rt, "shop", 8)
+		time.Sleep(300 * time.Millisecond)
+		r := update(t, blue, &smtypes.DeploymentConfig{RollingUpdatePolicy: &smtypes.RollingUpdatePolicy{
+			MaximumBatchSize:      &smtypes.CapacitySize{Type: smtypes.CapacitySizeTypeInstanceCount, Value: aws.Int32(1)},
+			WaitIntervalInSeconds: aws.Int32(1)}})
+		time.Sleep(300 * time.Millisecond)
+		l.finish()
+		t.Logf("rolling update: %s", l)
+		if r.Status != hosting.DeploymentSucceeded || fmt.Sprint(r.TrafficSteps) != "[50 100]" {
+			t.Fatalf("deployment %s (%s), steps %v", r.Status, r.FailureReason, r.TrafficSteps)
+		}
+		if len(l.failures) != 0 || l.modelErrors != 0 {
+			t.Fatalf("requests failed during a rolling update: %s; first: %v", l, first(l.failures))
+		}
+		shrunk := false
+		for _, e := range r.Events {
+			shrunk = shrunk || e.Type == hosting.EventOldFleetResized
+		}
+		if !shrunk || l.answers["blue"] == 0 || l.answers["green"] == 0 {
+			t.Fatalf("the old fleet should have shrunk (%v) while both versions answered: %s", shrunk, l)
+		}
+	})
+	if deployments != 4 {
 		t.Fatalf("%d deployments ran", deployments)
 	}
 }

@@ -185,6 +185,10 @@ func (r *rollout) setStrategy(s strategy) {
 	}
 	r.rec.WaitIntervalInSeconds, r.rec.TerminationWaitInSeconds = s.Wait.Seconds(), s.TerminationWait.Seconds()
 	r.rec.MaximumExecutionTimeoutInSeconds = s.Timeout.Seconds()
+	r.rec.RollbackBatchPercent = 0
+	if s.Rolling {
+		r.rec.RollbackBatchPercent = percent(s.RollbackBatch)
+	}
 }
 
 func (rec *DeploymentRecord) strategy() strategy {
@@ -194,6 +198,10 @@ func (rec *DeploymentRecord) strategy() strategy {
 		Timeout:         time.Duration(rec.MaximumExecutionTimeoutInSeconds * float64(time.Second))}
 	for _, p := range rec.TrafficSteps {
 		s.Steps = append(s.Steps, p/100)
+	}
+	s.RollbackBatch = rec.RollbackBatchPercent / 100
+	if s.RollbackBatch <= 0 {
+		s.RollbackBatch = 1
 	}
 	return s
 }
@@ -269,6 +277,7 @@ func (r *rollout) run(ctx context.Context, st endpointState, resumed bool) error
 			if err := r.publish(steps[i]); err != nil {
 				return err
 			}
+			r.shrinkBlue(ctx, steps[i])
 		} else if err := r.shift(ctx, i); err != nil || r.rec.Status != DeploymentInProgress {
 			return err
 		}
@@ -431,6 +440,7 @@ func (r *rollout) shift(ctx context.Context, i int) error {
 	if err := r.publish(f); err != nil {
 		return err
 	}
+	r.shrinkBlue(ctx, f)
 	now := r.c.now()
 	r.rec.Step, r.rec.Phase, r.rec.PhaseEndsAt = i, PhaseBaking, now.Add(r.strat.Wait)
 	r.event(EventTrafficShifted, fmt.Sprintf("Step %d of %d: %g%% of traffic on the new fleet.", i+1, len(r.strat.Steps), percent(f)))
@@ -463,6 +473,57 @@ func (r *rollout) growGreen(ctx context.Context, f float64) error {
 		r.event(EventNewFleetResized, fmt.Sprintf("Variant %s of the new fleet has %d of %d instance(s).", fl.Variant.Name, n, full.Instances))
 	}
 	return nil
+}
+
+// shrinkBlue takes a rolling update's old fleet down as the new one takes over: with the share
+// f of traffic on the new fleet, each old variant keeps the rest of its instances, and at least
+// one, so that a rollback has somewhere to send traffic at once. A fleet that cannot shrink
+// keeps serving as it is.
+func (r *rollout) shrinkBlue(ctx context.Context, f float64) {
+	if !r.strat.Rolling {
+		return
+	}
+	for _, fl := range r.blue.Fleets {
+		full, ok := r.blue.Plan.variant(fl.Variant.Name)
+		if fl.Shadow || !ok {
+			continue
+		}
+		n := max(1, int(math.Ceil(float64(full.Instances)*(1-f)-1e-9)))
+		if n >= fl.Variant.Instances {
+			continue
+		}
+		if err := fl.Server.Scale(ctx, n); err != nil {
+			r.log.Warn("rolling update: the old fleet could not shrink", "variant", fl.Variant.Name, slog.Any("error", err))
+			continue
+		}
+		fl.Variant.Instances = n
+		r.event(EventOldFleetResized, fmt.Sprintf("Variant %s of the old fleet has %d of %d instance(s).", fl.Variant.Name, n, full.Instances))
+	}
+}
+
+// restoreBlue grows a rolling update's old fleet back to its size, after a rollback put all
+// traffic on it, RollbackMaximumBatchSize of each variant's instances at a time.
+func (r *rollout) restoreBlue(ctx context.Context) {
+	if r.blue == nil {
+		return
+	}
+	for _, fl := range r.blue.Fleets {
+		full, ok := r.blue.Plan.variant(fl.Variant.Name)
+		if fl.Shadow || !ok {
+			continue
+		}
+		batch := max(1, int(math.Ceil(float64(full.Instances)*r.strat.RollbackBatch-1e-9)))
+		for fl.Variant.Instances < full.Instances {
+			n := min(full.Instances, fl.Variant.Instances+batch)
+			if err := fl.Server.Scale(ctx, n); err != nil {
+				r.event(EventOldFleetResized, fmt.Sprintf("Variant %s of the old fleet could not grow back to %d instance(s): %v; it serves with %d.",
+					fl.Variant.Name, n, err, fl.Variant.Instances))
+				break
+			}
+			fl.Variant.Instances = n
+			r.event(EventOldFleetResized, fmt.Sprintf("Variant %s of the old fleet has %d of %d instance(s) again.", fl.Variant.Name, n, full.Instances))
+		}
+	}
 }
 
 // publish routes the share f of traffic to the new fleet and the rest to the old one.
@@ -626,8 +687,10 @@ func (r *rollout) rollBack(ctx context.Context, trigger, reason string, firedAt 
 	return r.finishRollback(ctx)
 }
 
-// finishRollback stops the new fleet and puts the endpoint back InService on its old config.
+// finishRollback brings the old fleet back to its size, stops the new fleet and puts the
+// endpoint back InService on its old config.
 func (r *rollout) finishRollback(ctx context.Context) error {
+	r.restoreBlue(ctx)
 	r.stopGreen(ctx)
 	r.end(DeploymentRolledBack, "Rolled back: "+r.rec.FailureReason)
 	return r.save(ctx, func(row *store.Endpoint, st *endpointState) { r.revertEndpoint(row, st, r.rec.FailureReason) })
@@ -662,6 +725,7 @@ func (r *rollout) fail(ctx context.Context, reason string) error {
 		}
 		r.fraction = 0
 	}
+	r.restoreBlue(ctx)
 	r.stopGreen(ctx)
 	r.rec.FailureReason = reason
 	r.end(DeploymentFailed, "Failed: "+reason)

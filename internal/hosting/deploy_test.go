@@ -569,42 +569,92 @@ func TestResumeAfterRestart(t *testing.T) {
 	})
 }
 
-// A rolling update grows the new fleet batch by batch, each batch taking its share of traffic.
+// server returns the latest fake server started for image.
+func (w *deployWorld) server(image string) *fakeServer {
+	w.models.mu.Lock()
+	defer w.models.mu.Unlock()
+	var out *fakeServer
+	for _, s := range w.models.started {
+		if s.image == image {
+			out = s
+		}
+	}
+	return out
+}
+
+func countEvents(r DeploymentRecord, typ string) int {
+	n := 0
+	for _, e := range r.Events {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// A rolling update grows the new fleet batch by batch, each batch taking its share of traffic,
+// and shrinks the old fleet as it goes, down to one instance kept for a rollback.
 func TestRollingUpdate(t *testing.T) {
 	eachDeployWorld(t, func(t *testing.T, w *deployWorld) {
 		w.update(t, "c-green", `{"RollingUpdatePolicy":{"MaximumBatchSize":{"Type":"INSTANCE_COUNT","Value":1},"WaitIntervalInSeconds":30}}`)
+		blue := w.server("img/blue")
 		for i, want := range []float64{0.25, 0.5, 0.75, 1} {
 			r := w.baking(t, i)
 			if r.Strategy != StrategyRolling || r.NewTrafficPercent != 100*want {
 				t.Fatalf("batch %d: %+v", i+1, r)
 			}
-			w.models.mu.Lock()
-			var green *fakeServer
-			for _, s := range w.models.started {
-				if s.image == "img/green" {
-					green = s
-				}
-			}
-			w.models.mu.Unlock()
-			if got := green.replicas.Load(); got != int32(i+1) {
+			if got := w.server("img/green").replicas.Load(); got != int32(i+1) {
 				t.Fatalf("batch %d: the new fleet has %d instances, want %d", i+1, got, i+1)
+			}
+			if got, want := blue.replicas.Load(), int32(max(1, 3-i)); got != want {
+				t.Fatalf("batch %d: the old fleet has %d instances, want %d", i+1, got, want)
 			}
 			wantSplit(t, w.split(t, 4000), want, fmt.Sprintf("batch %d", i+1))
 			w.clock.Advance(30 * time.Second)
 		}
 		r := w.ended(t, DeploymentSucceeded)
-		resized := 0
-		for _, e := range r.Events {
-			if e.Type == EventNewFleetResized {
-				resized++
-			}
+		if n := countEvents(r, EventNewFleetResized); n != 3 {
+			t.Fatalf("%d new-fleet resize events, want 3: %v", n, eventTypes(r))
 		}
-		if resized != 3 {
-			t.Fatalf("%d resize events, want 3: %v", resized, eventTypes(r))
+		if n := countEvents(r, EventOldFleetResized); n != 3 {
+			t.Fatalf("%d old-fleet resize events, want 3 (4 → 3 → 2 → 1): %v", n, eventTypes(r))
 		}
 		e := w.waitStatus(t, "shop", StatusInService)
 		if *e.ProductionVariants[0].CurrentInstanceCount != 4 || e.EndpointConfigName != "c-green" {
 			t.Fatalf("after the rolling update: %+v", e.ProductionVariants[0])
+		}
+	})
+}
+
+// A rolling update rolled back midway puts all traffic on the old fleet at once, then grows
+// the old fleet back to its size RollbackMaximumBatchSize at a time.
+func TestRollingUpdateRollsBack(t *testing.T) {
+	eachDeployWorld(t, func(t *testing.T, w *deployWorld) {
+		w.putAlarm(t, "shop-5xx")
+		w.update(t, "c-green", `{"RollingUpdatePolicy":{"MaximumBatchSize":{"Type":"INSTANCE_COUNT","Value":1},"WaitIntervalInSeconds":30,
+			"RollbackMaximumBatchSize":{"Type":"CAPACITY_PERCENT","Value":50}},"AutoRollbackConfiguration":{"Alarms":[{"AlarmName":"shop-5xx"}]}}`)
+		blue := w.server("img/blue")
+		w.baking(t, 0)
+		w.clock.Advance(30 * time.Second)
+		w.baking(t, 1)
+		if got := blue.replicas.Load(); got != 2 {
+			t.Fatalf("the old fleet has %d instances at half the traffic, want 2", got)
+		}
+		w.alarms.Force(context.Background(), "shop-5xx", alarm.StateAlarm, "Threshold Crossed: test breach")
+		r := w.ended(t, DeploymentRolledBack)
+		if r.Rollback == nil || r.Rollback.NewTrafficPercent != 50 || r.RollbackBatchPercent != 50 {
+			t.Fatalf("rollback %+v (batch %g%%)", r.Rollback, r.RollbackBatchPercent)
+		}
+		if got := blue.replicas.Load(); got != 4 {
+			t.Fatalf("the old fleet has %d instances after the rollback, want all 4 back", got)
+		}
+		// 4 → 3 → 2 on the way, then 2 → 4 in one batch of 50%.
+		if n := countEvents(r, EventOldFleetResized); n != 3 {
+			t.Fatalf("%d old-fleet resize events, want 3: %v", n, eventTypes(r))
+		}
+		wantSplit(t, w.split(t, 300), 0, "after the rollback")
+		if e := w.waitStatus(t, "shop", StatusInService); e.EndpointConfigName != "c-blue" || *e.ProductionVariants[0].CurrentInstanceCount != 4 {
+			t.Fatalf("after the rollback: %s, %+v", e.EndpointConfigName, e.ProductionVariants[0])
 		}
 	})
 }

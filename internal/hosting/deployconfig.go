@@ -213,9 +213,12 @@ type strategy struct {
 	// timeouts.
 	Timeout time.Duration
 	// Rolling grows the new fleet step by step (Steps are then also its share of the
-	// variants' instances) instead of starting it whole.
+	// variants' instances) instead of starting it whole, and shrinks the old fleet as it goes.
 	Rolling bool
-	Alarms  []string
+	// RollbackBatch is the share of each old variant's instances that a rolling update's
+	// rollback brings back at a time (RollbackMaximumBatchSize); 1 brings it all back at once.
+	RollbackBatch float64
+	Alarms        []string
 }
 
 // strategyFor resolves c for a new fleet of newInstances instances (over all production
@@ -269,9 +272,11 @@ func strategyFor(c DeploymentConfig, newInstances int) (strategy, error) {
 		if f < 0.05 || f > 0.5 {
 			return s, errorf(ErrInvalid, "DeploymentConfig: RollingUpdatePolicy MaximumBatchSize %s is not 5-50%% of the variant's instance count.", describe(r.MaximumBatchSize))
 		}
-		// RollbackMaximumBatchSize is checked but needs no steps here: the old fleet keeps its
-		// full capacity until the update ends, so a rollback restores it at once.
 		s.Steps = linearSteps(f)
+		s.RollbackBatch = 1
+		if rb := r.RollbackMaximumBatchSize; rb != nil {
+			s.RollbackBatch = min(1, fraction(rb))
+		}
 	}
 	if timeout != nil {
 		s.Timeout = seconds(timeout)

@@ -47,6 +47,7 @@ const (
 	EventOldFleetStopped  = "OldFleetStopped"
 	EventDeploymentEnded  = "DeploymentEnded"
 	EventNewFleetResized  = "NewFleetResized"
+	EventOldFleetResized  = "OldFleetResized"
 	EventEndpointDeleted  = "EndpointDeleted"
 	EventTimeoutExceeded  = "TimeoutExceeded"
 	EventAlarmsNotWatched = "AlarmsNotWatched"
@@ -81,6 +82,10 @@ type DeploymentRecord struct {
 	TerminationWaitInSeconds         float64   `json:"TerminationWaitInSeconds"`
 	MaximumExecutionTimeoutInSeconds float64   `json:"MaximumExecutionTimeoutInSeconds,omitempty"`
 	Alarms                           []string  `json:"Alarms,omitempty"`
+	// RollbackBatchPercent is a rolling update's RollbackMaximumBatchSize, as a percentage of
+	// each old variant's instances: how much of the old fleet comes back at a time after a
+	// rollback (100 when it was not set).
+	RollbackBatchPercent float64 `json:"RollbackBatchPercent,omitempty"`
 
 	// Step is the index of the current traffic step, -1 before the first.
 	Step int `json:"Step"`
