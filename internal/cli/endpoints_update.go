@@ -87,6 +87,7 @@ func seconds(flag string, d time.Duration) (*int32, error) {
 // updateFlags are the options of `endpoints update`.
 type updateFlags struct {
 	config, canary, linear, rolling string
+	rollbackBatch                   string
 	wait, bake, timeout             time.Duration
 	alarms                          []string
 	retain, follow                  bool
@@ -121,7 +122,15 @@ func (f *updateFlags) deploymentConfig() (*types.DeploymentConfig, error) {
 			return nil, err
 		}
 		dc.RollingUpdatePolicy = &types.RollingUpdatePolicy{MaximumBatchSize: batch, WaitIntervalInSeconds: wait, MaximumExecutionTimeoutInSeconds: timeout}
+		if f.rollbackBatch != "" {
+			if dc.RollingUpdatePolicy.RollbackMaximumBatchSize, err = parseCapacity("rollback-batch", f.rollbackBatch); err != nil {
+				return nil, err
+			}
+		}
 	} else {
+		if f.rollbackBatch != "" {
+			return nil, errors.New("--rollback-batch goes with --rolling: it is how much of the old fleet a rolling update's rollback brings back at a time")
+		}
 		bake, err := seconds("bake", f.bake)
 		if err != nil {
 			return nil, err
@@ -163,6 +172,7 @@ new one is torn down. The command follows the deployment step by step and exits 
 was rolled back or failed; ` + "`sluice endpoints history NAME`" + ` shows the record afterwards.`,
 		Example: `  sluice endpoints update churn-prod --config churn-v7 --canary 10% --wait 60s --bake 120s --alarm churn-5xx --alarm churn-p99
   sluice endpoints update churn-prod --config churn-v7 --linear 25% --wait 30s
+  sluice endpoints update churn-prod --config churn-v7 --rolling 1 --rollback-batch 50% --wait 30s --alarm churn-5xx
   sluice endpoints update churn-prod --config churn-v7      # all at once`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -214,7 +224,8 @@ was rolled back or failed; ` + "`sluice endpoints history NAME`" + ` shows the r
 	fl.StringVar(&f.config, "config", "", "endpoint config to deploy")
 	fl.StringVar(&f.canary, "canary", "", "canary size: a share of the fleet (10%) or instances (1); then the rest")
 	fl.StringVar(&f.linear, "linear", "", "linear step: a share of the fleet (25%) or instances per step")
-	fl.StringVar(&f.rolling, "rolling", "", "rolling batch: a share of the fleet (25%) or instances per batch")
+	fl.StringVar(&f.rolling, "rolling", "", "rolling batch: a share of the fleet (25%) or instances per batch; the old fleet shrinks as the new one grows")
+	fl.StringVar(&f.rollbackBatch, "rollback-batch", "", "with --rolling: how much of the old fleet a rollback brings back at a time (RollbackMaximumBatchSize; default all at once)")
 	fl.DurationVar(&f.wait, "wait", 0, "bake after each traffic step (WaitIntervalInSeconds)")
 	fl.DurationVar(&f.bake, "bake", 0, "final bake with all traffic on the new fleet before the old one stops (TerminationWaitInSeconds)")
 	fl.DurationVar(&f.timeout, "timeout", 0, "MaximumExecutionTimeoutInSeconds (10m to 8h); the deployment rolls back if it runs longer")

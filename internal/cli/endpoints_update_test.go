@@ -89,4 +89,18 @@ func TestEndpointUpdateHistoryWatch(t *testing.T) {
 	if n := len(strings.Split(strings.TrimSpace(out), "\n")); n != 1 || !strings.Contains(out, "InService") || !strings.Contains(out, "last deployment rolledback") {
 		t.Fatalf("watch:\n%s", out)
 	}
+
+	// A rolling update: the old fleet shrinks as the new one grows.
+	if _, errOut, code := sluice(t, srv, "endpoints", "update", "shop", "--config", "shop-v3", "--canary", "50%", "--rollback-batch", "1"); code == 0 || !strings.Contains(errOut, "--rollback-batch goes with --rolling") {
+		t.Fatalf("--rollback-batch without --rolling: %d %s", code, errOut)
+	}
+	out, errOut, code = sluice(t, srv, "endpoints", "update", "shop", "--config", "shop-v3", "--rolling", "1", "--rollback-batch", "50%", "--wait", "1s")
+	if code != 0 || !strings.Contains(out, "Succeeded") || !strings.Contains(errOut, "OldFleetResized") || !strings.Contains(errOut, "NewFleetResized") {
+		t.Fatalf("rolling update: exit %d\n%s\n%s", code, out, errOut)
+	}
+	d, _ = c.DescribeEndpoint(ctx, &sm.DescribeEndpointInput{EndpointName: aws.String("shop")})
+	if rp := d.LastDeploymentConfig.RollingUpdatePolicy; aws.ToString(d.EndpointConfigName) != "shop-v3" || rp == nil ||
+		rp.RollbackMaximumBatchSize == nil || aws.ToInt32(rp.RollbackMaximumBatchSize.Value) != 50 {
+		t.Fatalf("after the rolling update: %s, %+v", aws.ToString(d.EndpointConfigName), d.LastDeploymentConfig)
+	}
 }
