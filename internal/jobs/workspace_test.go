@@ -81,13 +81,27 @@ grep -q '"current_host": "algo-1"' /opt/ml/config/resourceconfig.json
 		t.Errorf("/opt/ml/config was inode %s, then %s: the workspace was not reused", inodes[0], inodes[1])
 	}
 
-	// A training job, of another kind, gets a training workspace.
-	tr := training("train-after", `find /opt/ml | sort`)
+	// Training jobs, of another kind, get a training workspace; the second one reuses the
+	// first one's, which it left full.
+	h.createTraining(training("train-litter", `set -e
+echo m > /opt/ml/model/model.bin
+echo d > /opt/ml/output/data/extra.csv
+echo c > /opt/ml/code/train.py
+mkdir -p /opt/ml/input/data/train && echo x > /opt/ml/input/data/train/x.csv
+echo '{"eta":"9"}' > /opt/ml/input/config/hyperparameters.json`))
+	if j := h.waitTraining("train-litter"); j.TrainingJobStatus != jobs.StatusCompleted {
+		t.Fatalf("training: %s (%s)", j.TrainingJobStatus, j.FailureReason)
+	}
+	tr := training("train-after", `find /opt/ml | sort; cat /opt/ml/input/config/hyperparameters.json; echo`)
 	h.createTraining(tr)
 	if j := h.waitTraining("train-after"); j.TrainingJobStatus != jobs.StatusCompleted {
 		t.Fatalf("training: %s (%s)", j.TrainingJobStatus, j.FailureReason)
 	}
-	got := strings.Join(jobLines(h.log(jobs.KindTraining, "train-after")), "\n")
+	lines := jobLines(h.log(jobs.KindTraining, "train-after"))
+	if hp := lines[len(lines)-1]; hp != "{}" {
+		t.Errorf("hyperparameters.json = %q, want {} (the job set none)", hp)
+	}
+	got := strings.Join(lines[:len(lines)-1], "\n")
 	want := strings.Join([]string{
 		"/opt/ml", "/opt/ml/code", "/opt/ml/input", "/opt/ml/input/config",
 		"/opt/ml/input/config/hyperparameters.json", "/opt/ml/input/config/inputdataconfig.json",
