@@ -19,6 +19,8 @@ import (
 
 // globals are the flags every client command shares.
 type globals struct {
+	// args are the command line's arguments, for a server that runs itself again.
+	args     []string
 	home     string
 	endpoint string
 	profile  string
@@ -37,7 +39,7 @@ func Main(args []string) int {
 
 // Run runs the command line with explicit streams, for tests.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRoot(stdout, stderr)
+	root := newRoot(args, stdout, stderr)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -66,8 +68,8 @@ func describeError(err error) string {
 	return apiErrorMessage(err)
 }
 
-func newRoot(stdout, stderr io.Writer) *cobra.Command {
-	g := &globals{stdout: stdout, stderr: stderr}
+func newRoot(args []string, stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{args: args, stdout: stdout, stderr: stderr}
 	root := &cobra.Command{
 		Use:           "sluice",
 		Short:         "Sluice: a self-hosted MLOps control plane that speaks SageMaker's API",

@@ -51,6 +51,12 @@ and writes an AWS credentials and config profile named "sluice" into the data di
 				fmt.Fprint(g.stdout, cfg.String())
 				return nil
 			}
+			if code, ok := runRootless(cmd.Context(), g.args, g.stdout, g.stderr); ok {
+				if code != 0 {
+					return exitError{code}
+				}
+				return nil
+			}
 			log := server.NewLogger(g.stderr, cfg.LogLevel, cfg.LogFormat)
 			srv, err := server.New(cmd.Context(), cfg, log)
 			if err != nil {

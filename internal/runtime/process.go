@@ -478,7 +478,7 @@ func (p *Process) ServerIsolation(ctx context.Context) error {
 	case !iso.Network:
 		return fmt.Errorf("runtime: a network namespace cannot be made here (%s): %w", iso.Reason, ErrNetworkIsolationUnavailable)
 	case !p.mode.threaded():
-		return fmt.Errorf("runtime: a server in a network namespace of its own can be reached only when sluice runs as root: %w", ErrNetworkIsolationUnavailable)
+		return fmt.Errorf("runtime: a server in a network namespace of its own can be reached only when sluice makes namespaces itself (as root, or in a user namespace of its own unless SLUICE_ROOTLESS=off): %w", ErrNetworkIsolationUnavailable)
 	}
 	return nil
 }
