@@ -4,10 +4,6 @@ package runtime
 
 import (
 	"context"
-	"errors"
-	"net"
-	"os"
-	"os/exec"
 	"syscall"
 )
 
@@ -30,16 +26,3 @@ func waitExited(int) bool { return false }
 func signalGroup(pid int, sig syscall.Signal) {
 	_ = syscall.Kill(-pid, sig)
 }
-
-// threaded is false: there are no namespaces to hold in a thread here.
-func (nsMode) threaded() bool { return false }
-
-func startInThread(initSpec, *exec.Cmd, <-chan struct{}) (*os.File, error) {
-	return nil, errors.New("runtime: namespaces are Linux-only")
-}
-
-func dialIn(context.Context, *os.File, string, string) (net.Conn, error) {
-	return nil, errors.New("runtime: namespaces are Linux-only")
-}
-
-func (nsMode) String() string { return "no namespaces" }
