@@ -205,8 +205,10 @@ type Handle struct {
 	pid  int
 	done chan struct{}
 	// netns is the job's own network namespace, when the server made one it can
-	// dial into (see DialContext); closed when the job has ended.
-	netns *os.File
+	// dial into (see DialContext); closed, under nsMu, when the job has ended.
+	nsMu     sync.RWMutex
+	netns    *os.File
+	isolated bool // netns was set at start
 
 	mu       sync.Mutex
 	reaped   bool // the process group must not be signalled any more
@@ -339,7 +341,7 @@ func (p *Process) Start(ctx context.Context, spec Spec) (*Handle, error) {
 		}
 		return nil, fmt.Errorf("runtime: start %s: %w", spec.Command.Path, err)
 	}
-	h := &Handle{cmd: cmd, pid: cmd.Process.Pid, done: threadDone, netns: netns}
+	h := &Handle{cmd: cmd, pid: cmd.Process.Pid, done: threadDone, netns: netns, isolated: netns != nil}
 	if h.done == nil {
 		h.done = make(chan struct{})
 	}
@@ -415,9 +417,14 @@ func (p *Process) initCmd(is initSpec, env []string, status *os.File) (*exec.Cmd
 func (h *Handle) wait(stopWatch func() bool) {
 	defer close(h.done)
 	defer stopWatch()
-	if h.netns != nil {
-		defer h.netns.Close()
-	}
+	defer func() {
+		h.nsMu.Lock()
+		defer h.nsMu.Unlock()
+		if h.netns != nil {
+			h.netns.Close()
+			h.netns = nil
+		}
+	}()
 	cleanup := func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -458,13 +465,15 @@ func (h *Handle) wait(stopWatch func() bool) {
 // host's), else like net.Dialer. A model server started with NetworkIsolation is
 // reached this way while it can reach nothing itself.
 func (h *Handle) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	if h.netns == nil {
+	if !h.isolated {
 		return (&net.Dialer{}).DialContext(ctx, network, address)
 	}
-	select {
-	case <-h.done:
+	// Held while dialing, so that the namespace's descriptor is not closed (and its number
+	// reused) under the dial.
+	h.nsMu.RLock()
+	defer h.nsMu.RUnlock()
+	if h.netns == nil {
 		return nil, fmt.Errorf("runtime: dial %s: the process has ended", address)
-	default:
 	}
 	return dialIn(ctx, h.netns, network, address)
 }
