@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"syscall"
 )
 
@@ -40,13 +39,12 @@ func runRootless(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		// The server stops gracefully if this process goes away.
 		Pdeathsig: syscall.SIGTERM,
 	}
-	// Signals arrive here too (Ctrl-C reaches the whole process group); the server gets them
-	// through ctx below, so this process must not die of them first.
-	signal.Ignore(syscall.SIGHUP)
 	if err := cmd.Start(); err != nil {
 		// No user namespaces for this user: run as is; jobs say what isolation they get.
 		return 0, false
 	}
+	// Ctrl-C reaches both processes; SIGTERM sent to this one only (by a service manager) ends
+	// ctx, and is passed on.
 	stop := context.AfterFunc(ctx, func() { _ = cmd.Process.Signal(syscall.SIGTERM) })
 	defer stop()
 	err = cmd.Wait()
