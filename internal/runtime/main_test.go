@@ -97,10 +97,15 @@ func runHelper(name string, args []string) int {
 		os.WriteFile(args[0], []byte("ready"), 0o644)
 		time.Sleep(time.Hour)
 	case "spawn":
-		// Starts a sleeping child in the same process group, records its PID,
-		// then sleeps too, or exits at once with "exit".
+		// Starts a sleeping child in the same process group (or, with "setsid" after
+		// "exit", in a session of its own), records its PID, then sleeps too, or exits
+		// at once with "exit".
 		child := exec.Command(os.Args[0])
 		child.Env = append(os.Environ(), helperEnv+"=sleep")
+		if len(args) > 2 && args[2] == "setsid" {
+			// Leaves the job's process group, as a daemon does.
+			child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		}
 		if err := child.Start(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

@@ -209,6 +209,9 @@ type Handle struct {
 	nsMu     sync.RWMutex
 	netns    *os.File
 	isolated bool // netns was set at start
+	// mntns is the job's own mount namespace, whose every process is killed when the job
+	// ends; empty when the job shares the server's.
+	mntns string
 
 	mu       sync.Mutex
 	reaped   bool // the process group must not be signalled any more
@@ -345,6 +348,11 @@ func (p *Process) Start(ctx context.Context, spec Spec) (*Handle, error) {
 	if h.done == nil {
 		h.done = make(chan struct{})
 	}
+	if iso.Mounts {
+		if ns := mountNamespace(h.pid); ns != "" && ns != mountNamespace(os.Getpid()) {
+			h.mntns = ns
+		}
+	}
 
 	// The context aborts the job, even while the shim is still setting up.
 	stopWatch := context.AfterFunc(ctx, func() { h.signal(syscall.SIGKILL) })
@@ -427,11 +435,14 @@ func (h *Handle) wait(stopWatch func() bool) {
 	}()
 	cleanup := func() {
 		h.mu.Lock()
-		defer h.mu.Unlock()
 		h.signalLocked(syscall.SIGKILL)
 		h.reaped = true
 		for _, t := range h.timers {
 			t.Stop()
+		}
+		h.mu.Unlock()
+		if h.mntns != "" {
+			killNamespace(h.mntns, h.pid)
 		}
 	}
 	var err error
@@ -467,6 +478,11 @@ func (h *Handle) wait(stopWatch func() bool) {
 func (h *Handle) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	if !h.isolated {
 		return (&net.Dialer{}).DialContext(ctx, network, address)
+	}
+	// A name would be resolved, and a dual-stack dial raced, on other threads, in the host's
+	// namespace.
+	if host, _, err := net.SplitHostPort(address); err != nil || net.ParseIP(host) == nil {
+		return nil, fmt.Errorf("runtime: dial %s: dialing into a job's network namespace takes an IP address and port", address)
 	}
 	// Held while dialing, so that the namespace's descriptor is not closed (and its number
 	// reused) under the dial.

@@ -13,8 +13,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -115,6 +117,10 @@ func startInThread(is initSpec, cmd *exec.Cmd, done <-chan struct{}) (*os.File, 
 		// Never unlocked: when this goroutine returns, the thread ends and the
 		// namespaces it holds go with it.
 		goruntime.LockOSThread()
+		if onMainThread() {
+			resc <- result{nil, errMainThread}
+			return
+		}
 		started := false
 		var netns *os.File
 		err := enterNamespaces(is, func() error {
@@ -154,6 +160,64 @@ func startInThread(is initSpec, cmd *exec.Cmd, done <-chan struct{}) (*os.File, 
 	return r.netns, r.err
 }
 
+// errMainThread guards against making namespaces on the process's main thread, which never
+// ends; this package's init keeps goroutines off it, so it is not expected.
+var errMainThread = errors.New("runtime: refusing to change the namespaces of the process's main thread")
+
+func onMainThread() bool { return unix.Gettid() == os.Getpid() }
+
+// mountNamespace names the mount namespace of process pid ("mnt:[4026532…]").
+func mountNamespace(pid int) string {
+	ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+	return ns
+}
+
+// killNamespace kills every process in the mount namespace ns, as the end of a container
+// kills everything in it: processes of a job that left its process group (setsid, daemons)
+// would otherwise outlive it, with its workspace still mounted at their /opt/ml. since is the
+// job's own PID: every process of the job came after it, so unless process IDs have wrapped
+// around meanwhile, older processes need no look.
+func killNamespace(ns string, since int) {
+	for range 50 {
+		if !killNamespaceOnce(ns, since) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// killNamespaceOnce signals the processes of ns it finds, and reports whether there were any.
+func killNamespaceOnce(ns string, since int) bool {
+	found := false
+	kill := func(pid int) {
+		if mountNamespace(pid) == ns {
+			found = true
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	last := -1
+	if b, err := os.ReadFile("/proc/sys/kernel/ns_last_pid"); err == nil {
+		last, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	if last >= since && last-since <= 4096 {
+		// Few processes started since the job: look at each of their IDs.
+		for pid := since; pid <= last; pid++ {
+			kill(pid)
+		}
+		return found
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil && (last < since || pid >= since) {
+			kill(pid)
+		}
+	}
+	return found
+}
+
 // dialIn connects from inside the network namespace netns: the socket is made on
 // a thread that has joined it, and keeps belonging to it afterwards.
 func dialIn(ctx context.Context, netns *os.File, network, address string) (net.Conn, error) {
@@ -164,6 +228,11 @@ func dialIn(ctx context.Context, netns *os.File, network, address string) (net.C
 	resc := make(chan result, 1)
 	go func() {
 		goruntime.LockOSThread()
+		if onMainThread() {
+			goruntime.UnlockOSThread()
+			resc <- result{nil, errMainThread}
+			return
+		}
 		home, err := os.Open("/proc/thread-self/ns/net")
 		if err != nil {
 			goruntime.UnlockOSThread()
@@ -233,6 +302,10 @@ func (p *Process) probeOne(ctx context.Context, m nsMode, isolateNet bool) error
 			// Never unlocked: the thread ends with this goroutine, and its
 			// namespaces with it.
 			goruntime.LockOSThread()
+			if onMainThread() {
+				errc <- errMainThread
+				return
+			}
 			errc <- enterNamespaces(is, func() error {
 				_, err := probeCheck(is)
 				return err

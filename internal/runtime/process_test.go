@@ -315,13 +315,29 @@ func pidFileReady(t *testing.T, path string) {
 }
 
 func TestProcessEndKillsLeftoverChildren(t *testing.T) {
-	p := nsProcess(t)
-	ws := t.TempDir()
-	exit, _, errOut := run(t, p, Spec{Command: helper(t, "spawn", "/opt/ml/child.pid", "exit"), Workspace: ws})
-	if exit.Code != 0 {
-		t.Fatalf("exit %+v, stderr %q", exit, errOut)
+	modes := []struct {
+		name  string
+		modes []nsMode
+	}{{"server thread", []nsMode{{inThread: true}}}, {"init shim", []nsMode{{}}}}
+	for _, m := range modes {
+		for _, how := range []string{"group", "setsid"} {
+			t.Run(m.name+"/"+how, func(t *testing.T) {
+				p := newProcess(t, ProcessConfig{})
+				p.candidates = m.modes
+				if iso := p.Isolation(context.Background()); !iso.Mounts {
+					t.Skipf("SKIPPED: no mount namespaces here: %s", iso.Reason)
+				}
+				ws := t.TempDir()
+				// A child that left the job's process group is in its mount namespace all the
+				// same, and ends with the job, as in a container.
+				exit, _, errOut := run(t, p, Spec{Command: helper(t, "spawn", "/opt/ml/child.pid", "exit", how), Workspace: ws})
+				if exit.Code != 0 {
+					t.Fatalf("exit %+v, stderr %q", exit, errOut)
+				}
+				waitGone(t, pidFile(t, filepath.Join(ws, "child.pid")))
+			})
+		}
 	}
-	waitGone(t, pidFile(t, filepath.Join(ws, "child.pid")))
 }
 
 func TestProcessMaxRuntime(t *testing.T) {
