@@ -175,6 +175,13 @@ func (l *Local) PutFile(ctx context.Context, u URI, src string) error {
 		return fmt.Errorf("blob: put %s: %w", u, err)
 	}
 	defer d.Close()
+	// Stored already (a retry after a crash): a rename onto the same file would do nothing and
+	// leave the temporary name behind.
+	if fi, err := f.Stat(); err == nil {
+		if cur, err := l.root.Lstat(dst); err == nil && os.SameFile(fi, cur) {
+			return nil
+		}
+	}
 	tmp := tempPrefix + randomHex()
 	if err := linkInto(src, d, tmp); err != nil {
 		// Not linkable here: copy it.

@@ -218,4 +218,12 @@ func TestLocalPutFileLinks(t *testing.T) {
 	if err1 != nil || err2 != nil || !os.SameFile(fs, fo) {
 		t.Fatalf("the object is not the file itself (%v, %v)", err1, err2)
 	}
+	// Storing the same file again (a job retried after a crash) leaves nothing behind.
+	if err := l.PutFile(t.Context(), URI{Bucket: "logs", Key: "a/b.log"}, src); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, "artifacts", "logs", "a"))
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("the folder holds %v (%v), want only b.log", entries, err)
+	}
 }

@@ -116,7 +116,11 @@ func (x *execution) begin(metrics *metricScanner) error {
 	if err := x.prepareWorkspace(); err != nil {
 		return err
 	}
-	log, err := openLog(filepath.Join(x.dir, "log"), metrics, x.r.now)
+	logPath := filepath.Join(x.dir, "log")
+	if err := unlinkStoredLog(logPath); err != nil {
+		return fmt.Errorf("open the log: %w", err)
+	}
+	log, err := openLog(logPath, metrics, x.r.now)
 	if err != nil {
 		return fmt.Errorf("open the log: %w", err)
 	}

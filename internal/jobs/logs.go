@@ -30,6 +30,25 @@ type logSink struct {
 	now     func() time.Time
 }
 
+// unlinkStoredLog gives a job that runs again after a crash a log file of its own when the
+// one it had was already stored by linking (blob.PutFile): the job's next lines must not change
+// the stored object. What the log held is kept in the new file.
+func unlinkStoredLog(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil || singleLink(fi) {
+		return nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
 func openLog(path string, metrics *metricScanner, now func() time.Time) (*logSink, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {

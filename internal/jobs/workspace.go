@@ -192,8 +192,9 @@ func (x *execution) writeFile(rel string, b []byte) error {
 	}
 	_, werr := f.Write(b)
 	terr := f.Truncate(int64(len(b)))
+	merr := f.Chmod(0o644) // whatever the job before made of it
 	fi, serr := f.Stat()
-	if err := errors.Join(werr, terr, serr, f.Close()); err != nil {
+	if err := errors.Join(werr, terr, merr, serr, f.Close()); err != nil {
 		return err
 	}
 	x.written[rel] = fi
