@@ -91,7 +91,8 @@ func (s *Store) Deployments(ctx context.Context, endpointARN string, before int6
 	}
 	q += ` ORDER BY id DESC`
 	if limit > 0 {
-		q += fmt.Sprintf(` LIMIT %d`, limit)
+		args = append(args, limit)
+		q += fmt.Sprintf(` LIMIT $%d`, len(args))
 	}
 	rows, err := s.reads().QueryContext(ctx, q, args...)
 	if err != nil {
