@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 )
 
@@ -21,7 +22,7 @@ const rootlessEnv = "SLUICE_ROOTLESS"
 // servers can be network-isolated. Files it creates are the user's; the jobs run as uid 0 of
 // that namespace, which is the user outside it.
 func runRootless(ctx context.Context, args []string, stdout, stderr io.Writer) (code int, ok bool) {
-	if os.Geteuid() == 0 || os.Getenv(rootlessEnv) != "" {
+	if os.Geteuid() == 0 || os.Getenv(rootlessEnv) != "" || hasCapabilities() {
 		return 0, false
 	}
 	exe, err := os.Executable()
@@ -60,4 +61,19 @@ func runRootless(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	}
 	fmt.Fprintln(stderr, "error: server:", err)
 	return 1, true
+}
+
+// hasCapabilities reports whether this process holds capabilities (a binary given some with
+// setcap, to bind a low port say): inside a user namespace of its own it would lose them.
+func hasCapabilities() bool {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			return strings.Trim(strings.TrimSpace(v), "0") != ""
+		}
+	}
+	return false
 }
