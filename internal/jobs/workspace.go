@@ -19,6 +19,9 @@ import (
 //
 // Only what the runner itself wrote is kept, and only when it is still the same regular file
 // with no other name: anything the job created, replaced, linked or left behind is removed.
+// Workspaces are reused only when jobs run in mount namespaces of their own, whose every process
+// the runtime kills when the job ends; otherwise a process the job left behind could reach the
+// next job's workspace by its path.
 
 // spareDir is the folder, under the runner's folder, that holds the kept workspaces. It cannot
 // collide with a kind's folder, since kinds are plain words.
@@ -218,6 +221,11 @@ func (x *execution) settle() error {
 func (x *execution) releaseWorkspace() error {
 	if x.written == nil {
 		// The job ended before its workspace was made.
+		return os.RemoveAll(x.ml)
+	}
+	if !x.r.cfg.Process.Isolation(x.runCtx).Mounts {
+		// Without a mount namespace of its own, a process the job left behind could still
+		// reach the workspace by its path: not a workspace to hand to another job.
 		return os.RemoveAll(x.ml)
 	}
 	return x.r.spares.keep(x.kind, x.ml, x.written, x.dirs)
