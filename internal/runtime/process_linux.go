@@ -113,14 +113,8 @@ func startInThread(is initSpec, cmd *exec.Cmd, done <-chan struct{}) (*os.File, 
 		err   error
 	}
 	resc := make(chan result, 1)
-	go func() {
-		// Never unlocked: when this goroutine returns, the thread ends and the
-		// namespaces it holds go with it.
-		goruntime.LockOSThread()
-		if onMainThread() {
-			resc <- result{nil, errMainThread}
-			return
-		}
+	// Never unlocked: when fn returns, its thread ends and the namespaces it holds go with it.
+	offMainThread(func() {
 		started := false
 		var netns *os.File
 		err := enterNamespaces(is, func() error {
@@ -155,16 +149,33 @@ func startInThread(is initSpec, cmd *exec.Cmd, done <-chan struct{}) (*os.File, 
 		if started {
 			<-done
 		}
-	}()
+	})
 	r := <-resc
 	return r.netns, r.err
 }
 
-// errMainThread guards against making namespaces on the process's main thread, which never
-// ends; this package's init keeps goroutines off it, so it is not expected.
-var errMainThread = errors.New("runtime: refusing to change the namespaces of the process's main thread")
-
-func onMainThread() bool { return unix.Gettid() == os.Getpid() }
+// offMainThread runs fn in a new goroutine locked to an OS thread that is not the process's
+// main thread: Go never ends the main thread, so namespaces changed there would stay on it.
+// fn may unlock its thread to give it back; if it does not, the thread ends with it. A goroutine
+// that finds itself on the main thread keeps it locked, so that the one it starts for fn cannot
+// be scheduled there, until fn is done.
+func offMainThread(fn func()) {
+	go func() {
+		goruntime.LockOSThread()
+		if unix.Gettid() != os.Getpid() {
+			fn()
+			return
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			goruntime.LockOSThread()
+			fn()
+		}()
+		<-done
+		goruntime.UnlockOSThread()
+	}()
+}
 
 // mountNamespace names the mount namespace of process pid ("mnt:[4026532…]").
 func mountNamespace(pid int) string {
@@ -226,13 +237,7 @@ func dialIn(ctx context.Context, netns *os.File, network, address string) (net.C
 		err error
 	}
 	resc := make(chan result, 1)
-	go func() {
-		goruntime.LockOSThread()
-		if onMainThread() {
-			goruntime.UnlockOSThread()
-			resc <- result{nil, errMainThread}
-			return
-		}
+	offMainThread(func() {
 		home, err := os.Open("/proc/thread-self/ns/net")
 		if err != nil {
 			goruntime.UnlockOSThread()
@@ -250,7 +255,7 @@ func dialIn(ctx context.Context, netns *os.File, network, address string) (net.C
 			goruntime.UnlockOSThread()
 		} // else the thread stays locked and ends with this goroutine
 		resc <- result{c, err}
-	}()
+	})
 	r := <-resc
 	return r.c, r.err
 }
@@ -298,19 +303,13 @@ func (p *Process) probeOne(ctx context.Context, m nsMode, isolateNet bool) error
 	if m.inThread {
 		is := initSpec{Workspace: ws, Loopback: isolateNet, Probe: hex.EncodeToString(token)}
 		errc := make(chan error, 1)
-		go func() {
-			// Never unlocked: the thread ends with this goroutine, and its
-			// namespaces with it.
-			goruntime.LockOSThread()
-			if onMainThread() {
-				errc <- errMainThread
-				return
-			}
+		// Never unlocked: the thread ends with fn, and its namespaces with it.
+		offMainThread(func() {
 			errc <- enterNamespaces(is, func() error {
 				_, err := probeCheck(is)
 				return err
 			})
-		}()
+		})
 		return <-errc
 	}
 

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"os"
-	goruntime "runtime"
 	"strings"
 )
 
@@ -15,9 +14,4 @@ func init() {
 	if len(os.Args) == 3 && os.Args[1] == InitCommand && strings.HasPrefix(os.Args[2], "{") {
 		os.Exit(InitMain(os.Args[2:]))
 	}
-	// Jobs' namespaces are made on threads that end with the job. Go never ends the process's
-	// main thread, so a goroutine that changed its namespaces there would leave them on it for
-	// good; locking the main goroutine to the main thread from here keeps every other goroutine
-	// off it.
-	goruntime.LockOSThread()
 }
