@@ -30,7 +30,7 @@ func (tx *Tx) AppendEvent(ctx context.Context, ev Event) error {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
-	if _, err := tx.exec(ctx, `INSERT INTO events (time, source, detail_type, resources, detail) VALUES ($1, $2, $3, $4, $5)`,
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (time, source, detail_type, resources, detail) VALUES ($1, $2, $3, $4, $5)`,
 		Nanos(ev.Time), ev.Source, ev.DetailType, string(res), string(ev.Detail)); err != nil {
 		return fmt.Errorf("store: append event: %w", err)
 	}

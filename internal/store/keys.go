@@ -39,7 +39,7 @@ func (s *Store) AccessKey(ctx context.Context, id string) (AccessKey, error) {
 	var k AccessKey
 	var root int
 	var created int64
-	err := s.queryRow(ctx, `SELECT access_key_id, secret, name, is_root, created_at FROM access_keys WHERE access_key_id = $1`, id).
+	err := s.reads().QueryRowContext(ctx, `SELECT access_key_id, secret, name, is_root, created_at FROM access_keys WHERE access_key_id = $1`, id).
 		Scan(&k.AccessKeyID, &k.Secret, &k.Name, &root, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, ErrNotFound

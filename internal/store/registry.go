@@ -154,14 +154,14 @@ func (tx *Tx) InsertModelPackageGroup(ctx context.Context, g *ModelPackageGroup)
 
 // ModelPackageGroup reads a group by ARN.
 func (s *Store) ModelPackageGroup(ctx context.Context, arn string) (ModelPackageGroup, error) {
-	g, err := scanGroup(s.queryRow(ctx, `SELECT `+groupColumns+` FROM model_package_groups WHERE arn = $1`, arn))
+	g, err := scanGroup(s.reads().QueryRowContext(ctx, `SELECT `+groupColumns+` FROM model_package_groups WHERE arn = $1`, arn))
 	return g, notFound(err, "model package group")
 }
 
 // LockModelPackageGroup reads a group by ARN and holds it against concurrent changes until the
 // transaction ends.
 func (tx *Tx) LockModelPackageGroup(ctx context.Context, arn string) (ModelPackageGroup, error) {
-	g, err := scanGroup(tx.queryRow(ctx, `SELECT `+groupColumns+` FROM model_package_groups WHERE arn = $1`+tx.forUpdate(), arn))
+	g, err := scanGroup(tx.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM model_package_groups WHERE arn = $1`+tx.forUpdate(), arn))
 	return g, notFound(err, "model package group")
 }
 
@@ -181,7 +181,7 @@ func (tx *Tx) DeleteModelPackageGroup(ctx context.Context, id int64) error {
 // CountModelPackages returns how many versions a group holds.
 func (tx *Tx) CountModelPackages(ctx context.Context, groupID int64) (int64, error) {
 	var n int64
-	err := tx.queryRow(ctx, `SELECT COUNT(*) FROM model_packages WHERE group_id = $1`, groupID).Scan(&n)
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM model_packages WHERE group_id = $1`, groupID).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store: count model packages: %w", err)
 	}
@@ -214,14 +214,14 @@ func (tx *Tx) ReserveVersions(ctx context.Context, groupARN string, n int, now t
 	} else {
 		// SQLite implements RETURNING with a trigger, which costs a statement journal; the
 		// transaction holds the only write lock, so a separate read sees exactly this update.
-		res, err := tx.exec(ctx, bump, groupARN, Nanos(now), int64(n))
+		res, err := tx.ExecContext(ctx, bump, groupARN, Nanos(now), int64(n))
 		if err != nil {
 			return g, 0, time.Time{}, fmt.Errorf("store: next version: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return g, 0, time.Time{}, fmt.Errorf("store: model package group: %w", ErrNotFound)
 		}
-		row = tx.queryRow(ctx, `SELECT `+cols+` FROM model_package_groups WHERE arn = $1`, groupARN)
+		row = tx.QueryRowContext(ctx, `SELECT `+cols+` FROM model_package_groups WHERE arn = $1`, groupARN)
 	}
 	var lastNanos, groupCreated int64
 	var by string
@@ -249,7 +249,7 @@ func (s *Store) ListModelPackageGroups(ctx context.Context, q ModelPackageGroupQ
 	if err := b.keyset(sortCol, q.SortByName, q.Descending, q.After); err != nil {
 		return nil, err
 	}
-	rows, err := s.query(ctx, `SELECT `+groupColumns+` FROM model_package_groups`+b.sql(sortCol, q.Descending, q.Limit), b.args...)
+	rows, err := s.reads().QueryContext(ctx, `SELECT `+groupColumns+` FROM model_package_groups`+b.sql(sortCol, q.Descending, q.Limit), b.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list model package groups: %w", err)
 	}
@@ -302,7 +302,7 @@ func (tx *Tx) InsertModelPackage(ctx context.Context, p *ModelPackage) error {
 	} else {
 		// LastInsertId instead of RETURNING: see NextVersion.
 		var res sql.Result
-		if res, err = tx.exec(ctx, insert, args...); err == nil {
+		if res, err = tx.ExecContext(ctx, insert, args...); err == nil {
 			p.ID, err = res.LastInsertId()
 		}
 	}
@@ -354,7 +354,7 @@ func (tx *Tx) InsertModelPackages(ctx context.Context, ps []ModelPackage) error 
 			args = append(args, p.ARN, p.Name, groupID, p.GroupName, p.Version, p.Description, p.ApprovalStatus, p.ApprovalDescription, p.Status,
 				Nanos(p.CreatedAt), jsonText(p.CreatedBy), Nanos(p.ModifiedAt), jsonText(p.ModifiedBy), meta, jsonText(p.Spec), token)
 		}
-		_, err := tx.exec(ctx, b.String(), args...)
+		_, err := tx.ExecContext(ctx, b.String(), args...)
 		if IsUniqueViolation(err) {
 			return fmt.Errorf("store: bulk insert model packages: %w", ErrConflict)
 		}
@@ -367,20 +367,20 @@ func (tx *Tx) InsertModelPackages(ctx context.Context, ps []ModelPackage) error 
 
 // ModelPackage reads a package by ARN.
 func (s *Store) ModelPackage(ctx context.Context, arn string) (ModelPackage, error) {
-	p, err := scanPackage(s.queryRow(ctx, `SELECT `+packageColumns+` FROM model_packages WHERE arn = $1`, arn))
+	p, err := scanPackage(s.reads().QueryRowContext(ctx, `SELECT `+packageColumns+` FROM model_packages WHERE arn = $1`, arn))
 	return p, notFound(err, "model package")
 }
 
 // LockModelPackage reads a package by ARN and holds it against concurrent changes until the
 // transaction ends.
 func (tx *Tx) LockModelPackage(ctx context.Context, arn string) (ModelPackage, error) {
-	p, err := scanPackage(tx.queryRow(ctx, `SELECT `+packageColumns+` FROM model_packages WHERE arn = $1`+tx.forUpdate(), arn))
+	p, err := scanPackage(tx.QueryRowContext(ctx, `SELECT `+packageColumns+` FROM model_packages WHERE arn = $1`+tx.forUpdate(), arn))
 	return p, notFound(err, "model package")
 }
 
 // ModelPackageByClientToken finds the package a create request with this idempotency token made.
 func (tx *Tx) ModelPackageByClientToken(ctx context.Context, token string) (ModelPackage, error) {
-	p, err := scanPackage(tx.queryRow(ctx, `SELECT `+packageColumns+` FROM model_packages WHERE client_token = $1`, token))
+	p, err := scanPackage(tx.QueryRowContext(ctx, `SELECT `+packageColumns+` FROM model_packages WHERE client_token = $1`, token))
 	return p, notFound(err, "model package")
 }
 
@@ -391,7 +391,7 @@ func (tx *Tx) UpdateModelPackage(ctx context.Context, p ModelPackage) error {
 	if err != nil {
 		return err
 	}
-	res, err := tx.exec(ctx, `UPDATE model_packages SET approval_status = $2, approval_description = $3, status = $4, modified_at = $5,
+	res, err := tx.ExecContext(ctx, `UPDATE model_packages SET approval_status = $2, approval_description = $3, status = $4, modified_at = $5,
 		modified_by = $6, customer_metadata = $7, spec = $8 WHERE id = $1`,
 		p.ID, p.ApprovalStatus, p.ApprovalDescription, p.Status, Nanos(p.ModifiedAt), jsonText(p.ModifiedBy), meta, jsonText(p.Spec))
 	if err != nil {
@@ -444,7 +444,7 @@ func (s *Store) ListModelPackages(ctx context.Context, q ModelPackageQuery) ([]M
 	if err := b.keyset(sortCol, q.SortByName, q.Descending, q.After); err != nil {
 		return nil, err
 	}
-	rows, err := s.query(ctx, `SELECT `+packageColumns+` FROM model_packages`+b.sql(sortCol, q.Descending, q.Limit), b.args...)
+	rows, err := s.reads().QueryContext(ctx, `SELECT `+packageColumns+` FROM model_packages`+b.sql(sortCol, q.Descending, q.Limit), b.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list model packages: %w", err)
 	}

@@ -91,16 +91,6 @@ func (r readPool) QueryRowContext(ctx context.Context, query string, args ...any
 // Conn reserves a connection of the read pool, for work that must stay on one connection.
 func (r readPool) Conn(ctx context.Context) (*sql.Conn, error) { return r.s.rdb.Conn(ctx) }
 
-// queryRow reads one row on the read pool.
-func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return s.reads().QueryRowContext(ctx, query, args...)
-}
-
-// query reads rows on the read pool.
-func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return s.reads().QueryContext(ctx, query, args...)
-}
-
 // ExecContext runs a statement inside the transaction, prepared once when on SQLite.
 func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if st := tx.s.prepared(ctx, tx.s.db, query, false); st != nil {
@@ -123,14 +113,4 @@ func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *s
 		return tx.Tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
 	return tx.Tx.QueryRowContext(ctx, query, args...)
-}
-
-// queryRow reads one row inside the transaction.
-func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return tx.QueryRowContext(ctx, query, args...)
-}
-
-// exec runs a statement inside the transaction.
-func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return tx.ExecContext(ctx, query, args...)
 }
