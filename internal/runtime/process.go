@@ -88,6 +88,15 @@ type Process struct {
 
 	spawnOnce sync.Once
 	spawns    chan spawn
+
+	ownNSOnce sync.Once
+	ownNS     string
+}
+
+// ownMountNS is the server's own mount namespace, read once.
+func (p *Process) ownMountNS() string {
+	p.ownNSOnce.Do(func() { p.ownNS = mountNamespace(os.Getpid()) })
+	return p.ownNS
 }
 
 // spawn is a request to the spawner thread.
@@ -263,45 +272,31 @@ func (p *Process) Start(ctx context.Context, spec Spec) (*Handle, error) {
 	var cmd *exec.Cmd
 	var status *os.File
 	var threadDone chan struct{}
-	if iso.Mounts && p.mode.threaded() {
-		dir := spec.Command.Dir
-		if dir == "" {
-			dir = OptML
-		}
-		cmd = &exec.Cmd{
-			Path: spec.Command.Path,
-			Args: append([]string{spec.Command.Path}, spec.Command.Args...),
-			Env:  mergeEnv(p.baseEnv, spec.Command.Env, spec.Env, []string{OptMLEnvVar + "=" + OptML}),
-			Dir:  dir,
-		}
-		cmd.SysProcAttr = plainAttr()
-		threadDone = make(chan struct{})
-	} else if iso.Mounts {
+	dir := spec.Command.Dir
+	if dir == "" {
+		dir = OptML
+	}
+	argv := append([]string{spec.Command.Path}, spec.Command.Args...)
+	if iso.Mounts {
 		env := mergeEnv(p.baseEnv, spec.Command.Env, spec.Env, []string{OptMLEnvVar + "=" + OptML})
-		dir := spec.Command.Dir
-		if dir == "" {
-			dir = OptML
+		if p.mode.threaded() {
+			cmd = &exec.Cmd{Path: spec.Command.Path, Args: argv, Env: env, Dir: dir, SysProcAttr: plainAttr()}
+			threadDone = make(chan struct{})
+		} else {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return nil, fmt.Errorf("runtime: start: %w", err)
+			}
+			defer r.Close()
+			is := initSpec{Workspace: spec.Workspace, Loopback: spec.NetworkIsolation, Dir: dir, Path: spec.Command.Path, Argv: argv, StatusFD: 3}
+			cmd, err = p.initCmd(is, env, w)
+			if err != nil {
+				w.Close()
+				return nil, err
+			}
+			cmd.SysProcAttr = nsAttr(p.mode, spec.NetworkIsolation)
+			status = r
 		}
-		r, w, err := os.Pipe()
-		if err != nil {
-			return nil, fmt.Errorf("runtime: start: %w", err)
-		}
-		defer r.Close()
-		is := initSpec{
-			Workspace: spec.Workspace,
-			Loopback:  spec.NetworkIsolation,
-			Dir:       dir,
-			Path:      spec.Command.Path,
-			Argv:      append([]string{spec.Command.Path}, spec.Command.Args...),
-			StatusFD:  3,
-		}
-		cmd, err = p.initCmd(is, env, w)
-		if err != nil {
-			w.Close()
-			return nil, err
-		}
-		cmd.SysProcAttr = nsAttr(p.mode, spec.NetworkIsolation)
-		status = r
 	} else {
 		// No mount namespace: /opt/ml is the workspace folder, by name.
 		ws := spec.Workspace
@@ -315,13 +310,8 @@ func (p *Process) Start(ctx context.Context, spec Spec) (*Handle, error) {
 		if err != nil {
 			return nil, fmt.Errorf("runtime: start: %w", err)
 		}
-		argv := []string{prog}
-		for _, a := range spec.Command.Args {
-			argv = append(argv, rewriteOptML(a, ws))
-		}
-		dir := spec.Command.Dir
-		if dir == "" {
-			dir = OptML
+		for i, a := range argv {
+			argv[i] = rewriteOptML(a, ws)
 		}
 		cmd = &exec.Cmd{Path: path, Args: argv, Env: env, Dir: rewriteOptML(dir, ws)}
 		cmd.SysProcAttr = plainAttr()
@@ -349,7 +339,7 @@ func (p *Process) Start(ctx context.Context, spec Spec) (*Handle, error) {
 		h.done = make(chan struct{})
 	}
 	if iso.Mounts {
-		if ns := mountNamespace(h.pid); ns != "" && ns != mountNamespace(os.Getpid()) {
+		if ns := mountNamespace(h.pid); ns != "" && ns != p.ownMountNS() {
 			h.mntns = ns
 		}
 	}
