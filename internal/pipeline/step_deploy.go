@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -161,7 +162,7 @@ func (a *attempt) deployOutcome(key string, p DeployProgress) outcome {
 // own failure, anything else a service fault that Step.SERVICE_FAULT retries.
 func deliveryFailure(err error) outcome {
 	var de *DeliveryError
-	if ok := asDeliveryError(err, &de); ok {
+	if ok := errors.As(err, &de); ok {
 		return failed("%s", de.Message)
 	}
 	return faulted("Deployment failed: %v", err)
@@ -172,21 +173,6 @@ func deliveryFailure(err error) outcome {
 type DeliveryError struct{ Message string }
 
 func (e *DeliveryError) Error() string { return e.Message }
-
-func asDeliveryError(err error, target **DeliveryError) bool {
-	for err != nil {
-		if de, ok := err.(*DeliveryError); ok {
-			*target = de
-			return true
-		}
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		err = u.Unwrap()
-	}
-	return false
-}
 
 func (deployKind) check(ctx context.Context, a *attempt) outcome {
 	dl := a.d.e.cfg.Delivery

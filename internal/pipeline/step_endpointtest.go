@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -88,7 +89,7 @@ func (endpointTestKind) start(ctx context.Context, a *attempt) outcome {
 		res, err := dl.Invoke(ctx, env, endpoint, Invocation{Body: []byte(c.Body), ContentType: c.ContentType, Accept: c.Accept})
 		if err != nil {
 			var de *DeliveryError
-			if asDeliveryError(err, &de) {
+			if errors.As(err, &de) {
 				return failed("step %q: %s", a.step.Name, de.Message)
 			}
 			problems = append(problems, fmt.Sprintf("payload %d: %v", i+1, err))

@@ -67,7 +67,7 @@ func (a *attempt) startEndpointTestJob(ctx context.Context, args map[string]any,
 	acc, err := loc.EndpointAccess(ctx, env, endpoint)
 	if err != nil {
 		var de *DeliveryError
-		if asDeliveryError(err, &de) {
+		if errors.As(err, &de) {
 			return failed("step %q: %s", a.step.Name, de.Message)
 		}
 		return faulted("step %q: finding environment %q's endpoint: %v", a.step.Name, env, err)
