@@ -278,13 +278,6 @@ func stepNote(s types.PipelineExecutionStep) string {
 	return ""
 }
 
-func lastSegment(arn string) string {
-	if i := strings.LastIndex(arn, "/"); i >= 0 {
-		return arn[i+1:]
-	}
-	return arn
-}
-
 func (d *demo) approve(ctx context.Context) (string, error) {
 	list, err := d.sm.ListModelPackages(ctx, &sagemaker.ListModelPackagesInput{
 		ModelPackageGroupName: aws.String(abalone.ModelPackageGroup),

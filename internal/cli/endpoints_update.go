@@ -357,7 +357,7 @@ func printRecord(w *tabwriter.Writer, r deploymentRecord) {
 			fleets[f.Fleet] = fmt.Sprintf("%d/%d/%.0f", f.Invocations, f.Invocation5XXErrors, f.ModelLatencyP99Micros)
 		}
 		fmt.Fprintf(w, "%s\t%s\t%g\t%s\t%s\t%s\t%s\n", e.Time.Local().Format("15:04:05.000"), e.Type, e.NewTrafficPercent,
-			orDash(strings.Join(alarms, " ")), fleets["old"], fleets["new"], e.Message)
+			dash(strings.Join(alarms, " ")), fleets["old"], fleets["new"], e.Message)
 	}
 }
 

@@ -330,7 +330,7 @@ func newPipelinesExecutionsCmd(g *globals) *cobra.Command {
 			return g.emit(clean(all), func(w *tabwriter.Writer) {
 				fmt.Fprintln(w, "EXECUTION\tSTATUS\tSTARTED\tDISPLAY NAME\tFAILURE")
 				for _, x := range all {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", executionID(aws.ToString(x.PipelineExecutionArn)), x.PipelineExecutionStatus,
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", lastSegment(aws.ToString(x.PipelineExecutionArn)), x.PipelineExecutionStatus,
 						fmtTime(x.StartTime), dash(aws.ToString(x.PipelineExecutionDisplayName)), dash(oneLine(aws.ToString(x.PipelineExecutionFailureReason), 60)))
 				}
 			})
@@ -340,8 +340,8 @@ func newPipelinesExecutionsCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// executionID is the last part of an execution ARN.
-func executionID(arn string) string {
+// lastSegment is the part of an ARN after its last slash: an execution's ID, a job's name.
+func lastSegment(arn string) string {
 	return arn[strings.LastIndexByte(arn, '/')+1:]
 }
 
@@ -413,7 +413,7 @@ func stepDetail(s types.PipelineExecutionStep) string {
 		}
 	}
 	if s.CacheHitResult != nil {
-		parts = append(parts, "cached from "+executionID(aws.ToString(s.CacheHitResult.SourcePipelineExecutionArn)))
+		parts = append(parts, "cached from "+lastSegment(aws.ToString(s.CacheHitResult.SourcePipelineExecutionArn)))
 	}
 	if r := aws.ToString(s.FailureReason); r != "" && (s.Metadata == nil || s.Metadata.Fail == nil) {
 		parts = append(parts, oneLine(r, 80))
@@ -491,7 +491,7 @@ func watchSteps(ctx context.Context, g *globals, sm *sagemaker.Client, arn strin
 		status := x.PipelineExecutionStatus
 		if pipeline.ExecutionDone(string(status)) {
 			err := g.emit(clean(map[string]any{"Execution": x, "Steps": steps}), func(w *tabwriter.Writer) {
-				fmt.Fprintf(w, "\nExecution %s %s after %s\n", executionID(arn), status, time.Since(start).Round(100*time.Millisecond))
+				fmt.Fprintf(w, "\nExecution %s %s after %s\n", lastSegment(arn), status, time.Since(start).Round(100*time.Millisecond))
 				if r := aws.ToString(x.FailureReason); r != "" {
 					fmt.Fprintf(w, "Reason: %s\n", r)
 				}

@@ -141,7 +141,7 @@ The name is --name, the file's Name, or the file name without its extension.`,
 				fmt.Fprintln(w, "NAME\tWHERE\tENDPOINT\tINSTANCES\tPOLICY\tALARMS")
 				for _, e := range out.Environments {
 					fmt.Fprintf(w, "%s\t%s\t%s\t%d × %s\t%s\t%s\n", e.Name, e.kind(), e.EndpointName, e.Variant.InstanceCount, e.Variant.InstanceType,
-						policyOf(e.DeploymentConfig), orDash(strings.Join(e.Alarms, ",")))
+						policyOf(e.DeploymentConfig), dash(strings.Join(e.Alarms, ",")))
 				}
 			})
 		},
@@ -207,13 +207,6 @@ func policyOf(dc json.RawMessage) string {
 	return fmt.Sprintf("%s%s, bake %ds", t.Type, size, t.WaitIntervalInSeconds)
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
 // ---- approvals
 
 type approvalView struct {
@@ -239,8 +232,8 @@ func newApprovalsCmd(g *globals) *cobra.Command {
 			return g.emit(out.Approvals, func(w *tabwriter.Writer) {
 				fmt.Fprintln(w, "ID\tSTATUS\tPIPELINE\tSTEP\tEXECUTION\tREQUESTED\tDECIDED BY\tCOMMENT")
 				for _, a := range out.Approvals {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ApprovalId, a.Status, a.PipelineName, a.StepName, execID(a.PipelineExecutionArn),
-						fmtTime(&a.RequestedAt), orDash(a.DecidedBy), orDash(a.Comment))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ApprovalId, a.Status, a.PipelineName, a.StepName, lastSegment(a.PipelineExecutionArn),
+						fmtTime(&a.RequestedAt), dash(a.DecidedBy), dash(a.Comment))
 				}
 			})
 		},
@@ -265,13 +258,6 @@ func newApprovalsCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(list, decide("approve"), decide("reject"))
 	return cmd
-}
-
-func execID(arn string) string {
-	if i := strings.LastIndexByte(arn, '/'); i >= 0 {
-		return arn[i+1:]
-	}
-	return arn
 }
 
 // ---- releases
@@ -328,13 +314,13 @@ func newReleasesCmd(g *globals) *cobra.Command {
 					}
 					live, since, by := "-", "-", "-"
 					if l := e.Live; l != nil {
-						live, since, by = l.version(), fmtTime(l.EndedAt), orDash(l.ApprovedBy)
+						live, since, by = l.version(), fmtTime(l.EndedAt), dash(l.ApprovedBy)
 					}
 					var prog []string
 					for _, p := range e.InProgress {
 						prog = append(prog, p.version())
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Environment, where, e.EndpointName, live, since, by, orDash(strings.Join(prog, ", ")))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Environment, where, e.EndpointName, live, since, by, dash(strings.Join(prog, ", ")))
 				}
 				if history == 0 {
 					return
@@ -344,7 +330,7 @@ func newReleasesCmd(g *globals) *cobra.Command {
 				for _, e := range out.Environments {
 					for _, r := range e.History {
 						fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ReleaseId, r.Environment, r.version(), r.Status, fmtTime(&r.StartedAt),
-							fmtTime(r.EndedAt), orDash(r.ApprovedBy), execID(r.PipelineExecutionArn), orDash(truncateText(r.FailureReason, 100)))
+							fmtTime(r.EndedAt), dash(r.ApprovedBy), lastSegment(r.PipelineExecutionArn), dash(truncateText(r.FailureReason, 100)))
 					}
 				}
 			})
@@ -463,7 +449,7 @@ Each event, schedule time or webhook delivery id starts at most one execution.`,
 					on := map[string]string{"event": "approval in " + t.ModelPackageGroupName, "schedule": t.Schedule, "webhook": "POST /api/v1/webhooks/" + t.TriggerName}[t.Kind]
 					last := "-"
 					if len(t.Firings) > 0 {
-						last = fmt.Sprintf("%s %s", fmtTime(&t.Firings[0].Time), execID(t.Firings[0].PipelineExecutionArn))
+						last = fmt.Sprintf("%s %s", fmtTime(&t.Firings[0].Time), lastSegment(t.Firings[0].PipelineExecutionArn))
 					}
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", t.TriggerName, t.Kind, t.PipelineName, on, fmtTime(t.NextRun), len(t.Firings), last)
 				}
