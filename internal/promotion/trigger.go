@@ -143,7 +143,7 @@ func triggerFromRow(r store.TriggerRow) Trigger {
 
 // Triggers lists triggers with their latest firings.
 func (s *Service) Triggers(ctx context.Context) ([]Trigger, error) {
-	rows, err := s.cfg.Store.Triggers(ctx, "")
+	rows, err := s.cfg.Store.Triggers(ctx)
 	if err != nil {
 		return nil, wrap(err, "list triggers")
 	}
@@ -285,7 +285,7 @@ func (s *Service) Run(ctx context.Context) error {
 
 // tick handles what is due now: new events and due schedules.
 func (s *Service) tick(ctx context.Context) error {
-	rows, err := s.cfg.Store.Triggers(ctx, "")
+	rows, err := s.cfg.Store.Triggers(ctx)
 	if err != nil {
 		return err
 	}

@@ -146,16 +146,11 @@ func (s *Store) Alarms(ctx context.Context) ([]AlarmRow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: list alarms: %w", err)
 	}
-	defer rows.Close()
-	var out []AlarmRow
-	for rows.Next() {
-		a, err := scanAlarm(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list alarms: %w", err)
-		}
-		out = append(out, a)
+	out, err := collect(rows, scanAlarm)
+	if err != nil {
+		return nil, fmt.Errorf("store: list alarms: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // InsertAlarmHistory appends a history entry and sets its ID.

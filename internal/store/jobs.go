@@ -59,9 +59,7 @@ type Job struct {
 const jobColumns = `id, kind, name, arn, status, secondary_status, phase, stop_requested, failure_reason, exit_message,
 	spec, result, transitions, owner, heartbeat_at, pid, attempt, created_at, updated_at, started_at, ended_at`
 
-type jobRow interface{ Scan(dest ...any) error }
-
-func scanJob(r jobRow) (Job, error) {
+func scanJob(r scanner) (Job, error) {
 	var j Job
 	var stop int
 	var spec, result, transitions string
@@ -159,16 +157,11 @@ func queryJobs(ctx context.Context, q Querier, query string, args ...any) ([]Job
 	if err != nil {
 		return nil, fmt.Errorf("store: list jobs: %w", err)
 	}
-	defer rows.Close()
-	var out []Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list jobs: %w", err)
-		}
-		out = append(out, j)
+	out, err := collect(rows, scanJob)
+	if err != nil {
+		return nil, fmt.Errorf("store: list jobs: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // JobsNamed returns the jobs of every kind with this name (compared case-insensitively, as

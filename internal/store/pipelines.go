@@ -258,16 +258,11 @@ func (s *Store) ListPipelines(ctx context.Context, q PipelineQuery) ([]Pipeline,
 	if err != nil {
 		return nil, fmt.Errorf("store: list pipelines: %w", err)
 	}
-	defer rows.Close()
-	var out []Pipeline
-	for rows.Next() {
-		p, err := scanPipeline(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list pipelines: %w", err)
-		}
-		out = append(out, p)
+	out, err := collect(rows, scanPipeline)
+	if err != nil {
+		return nil, fmt.Errorf("store: list pipelines: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ---- executions
@@ -371,16 +366,11 @@ func queryPipelineExecutions(ctx context.Context, q Querier, query string, args 
 	if err != nil {
 		return nil, fmt.Errorf("store: list pipeline executions: %w", err)
 	}
-	defer rows.Close()
-	var out []PipelineExecution
-	for rows.Next() {
-		e, err := scanPipelineExecution(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list pipeline executions: %w", err)
-		}
-		out = append(out, e)
+	out, err := collect(rows, scanPipelineExecution)
+	if err != nil {
+		return nil, fmt.Errorf("store: list pipeline executions: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // PipelineExecutionsInStatus lists the executions in any of the statuses, oldest first.
@@ -504,16 +494,11 @@ func queryPipelineSteps(ctx context.Context, q Querier, query string, args ...an
 	if err != nil {
 		return nil, fmt.Errorf("store: list pipeline steps: %w", err)
 	}
-	defer rows.Close()
-	var out []PipelineStep
-	for rows.Next() {
-		st, err := scanPipelineStep(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list pipeline steps: %w", err)
-		}
-		out = append(out, st)
+	out, err := collect(rows, scanPipelineStep)
+	if err != nil {
+		return nil, fmt.Errorf("store: list pipeline steps: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func getPipelineStep(ctx context.Context, q Querier, query string, args ...any) (PipelineStep, error) {

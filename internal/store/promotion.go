@@ -68,16 +68,11 @@ func (s *Store) Environments(ctx context.Context) ([]EnvironmentRow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: list environments: %w", err)
 	}
-	defer rows.Close()
-	var out []EnvironmentRow
-	for rows.Next() {
-		e, err := scanEnvironment(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list environments: %w", err)
-		}
-		out = append(out, e)
+	out, err := collect(rows, scanEnvironment)
+	if err != nil {
+		return nil, fmt.Errorf("store: list environments: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // DeleteEnvironment deletes an environment; its releases stay as history.
@@ -214,16 +209,11 @@ func (s *Store) ListReleases(ctx context.Context, q ReleaseQuery) ([]ReleaseRow,
 	if err != nil {
 		return nil, fmt.Errorf("store: list releases: %w", err)
 	}
-	defer rows.Close()
-	var out []ReleaseRow
-	for rows.Next() {
-		x, err := scanRelease(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list releases: %w", err)
-		}
-		out = append(out, x)
+	out, err := collect(rows, scanRelease)
+	if err != nil {
+		return nil, fmt.Errorf("store: list releases: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ---- triggers
@@ -282,26 +272,17 @@ func (s *Store) Trigger(ctx context.Context, name string) (TriggerRow, error) {
 	return x, nil
 }
 
-// Triggers lists triggers by name; kind "" lists every kind.
-func (s *Store) Triggers(ctx context.Context, kind string) ([]TriggerRow, error) {
-	var w plWhere
-	if kind != "" {
-		w.add("kind = " + w.arg(kind))
-	}
-	rows, err := s.reads().QueryContext(ctx, `SELECT `+triggerColumns+` FROM triggers`+w.sql()+` ORDER BY name`, w.args...)
+// Triggers lists every trigger by name.
+func (s *Store) Triggers(ctx context.Context) ([]TriggerRow, error) {
+	rows, err := s.reads().QueryContext(ctx, `SELECT `+triggerColumns+` FROM triggers ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("store: list triggers: %w", err)
 	}
-	defer rows.Close()
-	var out []TriggerRow
-	for rows.Next() {
-		x, err := scanTrigger(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list triggers: %w", err)
-		}
-		out = append(out, x)
+	out, err := collect(rows, scanTrigger)
+	if err != nil {
+		return nil, fmt.Errorf("store: list triggers: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // DeleteTrigger deletes a trigger and its firings.
