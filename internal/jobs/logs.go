@@ -255,26 +255,27 @@ func (r *Runner) streamStoredLog(ctx context.Context, kind Kind, name string, of
 // once the job has ended, so a store on the same disk may keep the file itself.
 func (r *Runner) uploadLog(ctx context.Context, kind Kind, name string) error {
 	u, path := r.logURI(kind, name), r.LogPath(kind, name)
-	err := blob.PutFile(ctx, r.blob, u, path)
-	if errors.Is(err, blob.ErrNotExist) {
-		if _, serr := os.Stat(path); serr != nil {
-			return serr
-		}
-		if berr := blob.EnsureBucket(ctx, r.blob, u.Bucket); berr == nil {
-			err = blob.PutFile(ctx, r.blob, u, path)
-		}
-	}
-	return err
+	// A job with no log file fails with fs.ErrNotExist, which the caller passes over.
+	return r.inBucket(ctx, u.Bucket, func() error { return blob.PutFile(ctx, r.blob, u, path) })
 }
 
 // put stores an object, creating the bucket first if the backend says it is missing.
 func (r *Runner) put(ctx context.Context, u blob.URI, rd io.ReadSeeker, size int64) error {
-	err := r.blob.Put(ctx, u, rd, size)
+	return r.inBucket(ctx, u.Bucket, func() error {
+		if _, err := rd.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		return r.blob.Put(ctx, u, rd, size)
+	})
+}
+
+// inBucket runs store and, when the backend says the bucket is missing, creates the bucket
+// and runs store once more.
+func (r *Runner) inBucket(ctx context.Context, bucket string, store func() error) error {
+	err := store()
 	if errors.Is(err, blob.ErrNotExist) {
-		if berr := blob.EnsureBucket(ctx, r.blob, u.Bucket); berr == nil {
-			if _, serr := rd.Seek(0, io.SeekStart); serr == nil {
-				err = r.blob.Put(ctx, u, rd, size)
-			}
+		if berr := blob.EnsureBucket(ctx, r.blob, bucket); berr == nil {
+			err = store()
 		}
 	}
 	return err
