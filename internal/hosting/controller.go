@@ -503,7 +503,8 @@ func (c *Controller) startFleets(ctx context.Context, endpoint string, plan Plan
 	return d, nil
 }
 
-// retire drains and stops fleets in the background; requests already routed to them finish.
+// retire stops fleets in the background; each lets the requests it is serving finish. Callers
+// first move traffic off the fleets and Drain the router.
 func (c *Controller) retire(fleets []*Fleet) {
 	for _, f := range fleets {
 		if f == nil || f.Server == nil {
@@ -528,9 +529,15 @@ func (c *Controller) setDeployment(arn string, d *Deployment) {
 	c.mu.Unlock()
 }
 
-// teardown stops routing to an endpoint and stops its fleets.
+// teardown stops routing to an endpoint and stops its fleets, once the requests already routed
+// to them have finished.
 func (c *Controller) teardown(ctx context.Context, arn, name string) {
 	c.cfg.Router.Remove(name)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
+	if err := c.cfg.Router.Drain(dctx, name); err != nil {
+		c.log.Warn("requests still in flight on a deleted endpoint's fleets", "endpoint", name, slog.Any("error", err))
+	}
+	cancel()
 	c.mu.Lock()
 	d := c.deployments[arn]
 	delete(c.deployments, arn)
